@@ -1,0 +1,115 @@
+"""One pass: observe -> assign -> plan -> apply, and again after a conflict, a bounded number of times.
+
+The only module that strings the pure core (ipam, planner) to the imperative shell (provider,
+executor). A Conflict means the snapshot went stale while we wrote (another run, a person);
+the answer is a fresh observation and a fresh plan, never a blind retry of the same call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+from cloudroutes import planner
+from cloudroutes.config import Config
+from cloudroutes.errors import GuardError
+from cloudroutes.executor import Executor, Progress
+from cloudroutes.model import ActionResult, Observed, Outcome, Plan
+from cloudroutes.providers.base import Provider
+
+log = logging.getLogger("cloudroutes")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Planned:
+    observed: Observed
+    plan: Plan
+
+
+@dataclass(slots=True, kw_only=True)
+class Report:
+    """What a pass did: the plan it started from, every result, the final plan, what it cost."""
+
+    first: Plan
+    final: Plan
+    results: list[ActionResult] = field(default_factory=list)
+    rounds: int = 1
+    api_calls: Counter[str] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
+    bucket_wait_s: float = 0.0
+
+    @property
+    def failed(self) -> list[ActionResult]:
+        return [r for r in self.results if r.outcome is not Outcome.DONE]
+
+    @property
+    def unresolved(self) -> list[ActionResult]:
+        """Failures the last round did not make good (conflicts it re-planned around are resolved)."""
+        return [r for r in self.failed if r.outcome is not Outcome.CONFLICT] + (
+            [r for r in self.failed if r.outcome is Outcome.CONFLICT] if not self.final.empty else []
+        )
+
+    @property
+    def converged(self) -> bool:
+        return self.final.empty and not self.final.blocked and not self.unresolved
+
+    @property
+    def writes(self) -> int:
+        return sum(r.attempts for r in self.results)
+
+
+def node_names(observed: Observed) -> dict[str, str]:
+    return {node.name: node.display for node in observed.nodes if node.display}
+
+
+def make_plan(provider: Provider, config: Config, *, destroy: bool = False) -> Planned:
+    observed = provider.observe()
+    planner.preflight(observed, config.cluster)
+    if destroy:
+        return Planned(observed=observed, plan=planner.plan_destroy(observed, config.cluster))
+    assignment = planner.assign(observed, config.cluster)
+    fix = config.provider != "gce" or config.gce.fix_forwarding
+    return Planned(observed=observed, plan=planner.plan(observed, assignment, config.cluster, fix_forwarding=fix))
+
+
+def guard(plan: Plan, config: Config, *, allow_mass_delete: bool) -> None:
+    if allow_mass_delete:
+        return
+    refusal = planner.mass_delete(plan, config.limits.max_delete_fraction)
+    if refusal:
+        raise GuardError(refusal)
+
+
+def apply(
+    provider: Provider,
+    config: Config,
+    planned: Planned,
+    *,
+    destroy: bool = False,
+    allow_mass_delete: bool = False,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+) -> Report:
+    """Run a confirmed plan; after a conflict observe and plan again, up to limits.conflict_rounds."""
+    executor = executor or Executor(provider, config.limits)
+    report = Report(first=planned.plan, final=planned.plan)
+    calls_before = Counter(provider.api_calls)
+    current = planned
+    for round_number in range(1, config.limits.conflict_rounds + 2):
+        if current.plan.empty:
+            break
+        guard(current.plan, config, allow_mass_delete=allow_mass_delete or destroy)
+        results = executor.run(current.plan, progress)
+        report.results += results
+        report.rounds = round_number
+        current = make_plan(provider, config, destroy=destroy)
+        report.final = current.plan
+        conflicts = [r for r in results if r.outcome is Outcome.CONFLICT]
+        if not conflicts or current.plan.empty:
+            break
+        log.warning("%d conflict(s): the cloud changed under us; planning again", len(conflicts))
+    report.api_calls = Counter(provider.api_calls) - calls_before
+    report.retries = executor.tally.retries
+    report.bucket_wait_s = executor.tally.bucket_wait_s
+    return report

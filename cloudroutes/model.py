@@ -1,0 +1,190 @@
+"""The values the engine reasons about: what the cloud holds, and what should change.
+
+Pure data, no I/O and no cloud SDK. Providers translate cloud objects (ENI ids, self links,
+route names) into these values and back; the engine never sees a cloud id except as an
+opaque `ref` it hands back unread.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import NewType
+
+NodeName = NewType("NodeName", str)
+"""A VM as the engine knows it: the AWS instance id, the GCE instance name."""
+
+TableKey = NewType("TableKey", str)
+"""A place routes live: an AWS route table id, a GCE network name."""
+
+IPNetwork = IPv4Network | IPv6Network
+IPAddress = IPv4Address | IPv6Address
+
+
+class NodeState(enum.StrEnum):
+    RUNNING = "running"
+    PENDING = "pending"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Node:
+    name: NodeName
+    state: NodeState
+    launched_at: datetime
+    """Tie-break when two nodes claim one subnet: the earlier launch keeps it."""
+    address: IPAddress | None = None
+    forwarding: bool
+    """AWS: source/destination check off on the primary interface; GCE: canIpForward."""
+    recorded: tuple[IPNetwork, ...] = ()
+    """Subnets recorded on the VM (tag or label): the ledger a node reads at boot."""
+    display: str = ""
+    """A human name (the Name tag), only for reports."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    table: TableKey
+    destination: IPNetwork
+    node: NodeName | None
+    """The node the route delivers to, or None when the target is not a live node."""
+    to_vm: bool
+    """The target is a VM or its interface (not a gateway, peering, NAT, VPN, TGW, ...)."""
+    marked: bool = True
+    """Carries this cluster's marker (GCE: name prefix and description; AWS: managed table)."""
+    exact: bool = True
+    """Points at the node's canonical next hop (AWS: its primary interface); False means re-point."""
+    blackhole: bool = False
+    hop: str = ""
+    """The target as the cloud names it, only for reports."""
+    ref: str = ""
+    """The provider's handle for this route (e.g. a GCE route name); opaque to the engine."""
+    counted: bool = True
+    """Counts toward the table's route quota (AWS: not the local or propagated routes)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Table:
+    key: TableKey
+    routes: tuple[Route, ...] = ()
+    limit: int | None = None
+    """How many counted routes the table may hold in all (the route quota); None: unknown."""
+    quota_hint: str = ""
+    """Which quota to raise when capacity runs out, in the cloud's own words."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observed:
+    """One consistent snapshot of the cloud: the only read of a pass."""
+
+    nodes: tuple[Node, ...]
+    tables: tuple[Table, ...]
+    occupied: tuple[IPNetwork, ...] = ()
+    """Ranges the network itself uses (VPC CIDRs, subnet ranges): pod subnets must avoid them."""
+    api_calls: dict[str, int] = field(default_factory=dict, compare=False)
+    """Calls the observation cost, by operation."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assignment:
+    """The outcome of ipam: which subnets each node should hold."""
+
+    subnets: dict[NodeName, tuple[IPNetwork, ...]]
+    left_out: tuple[NodeName, ...] = ()
+    """Nodes that got no subnet in some family because the range is exhausted."""
+    moved: tuple[NodeName, ...] = ()
+    """Nodes whose claim lost a conflict and were given a new block."""
+
+
+class ActionKind(enum.StrEnum):
+    CLAIM = "claim"
+    UNCLAIM = "unclaim"
+    ENABLE_FORWARDING = "enable-forwarding"
+    CREATE = "create"
+    REPLACE = "replace"
+    DELETE = "delete"
+
+
+WRITE_ORDER = (
+    ActionKind.CLAIM,
+    ActionKind.ENABLE_FORWARDING,
+    ActionKind.DELETE,
+    ActionKind.REPLACE,
+    ActionKind.CREATE,
+    ActionKind.UNCLAIM,
+)
+"""Phases of an apply. Claims land before routes, so the VM's ledger never trails the route
+table; deletes run before creates, so a subnet that moves is free before it is taken again."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    kind: ActionKind
+    node: NodeName | None = None
+    table: TableKey | None = None
+    destination: IPNetwork | None = None
+    subnets: tuple[IPNetwork, ...] = ()
+    """For claim: every subnet the node holds (one tag write per node, all families at once)."""
+    ref: str = ""
+    reason: str = ""
+
+    def describe(self) -> str:
+        target = self.destination or ", ".join(map(str, self.subnets)) or ""
+        where = f" in {self.table}" if self.table else ""
+        who = f" -> {self.node}" if self.node else ""
+        return f"{self.kind} {target}{who}{where}".replace("  ", " ").strip()
+
+
+class ProblemKind(enum.StrEnum):
+    EXHAUSTED = "exhausted"
+    QUOTA = "quota"
+    FORWARDING_OFF = "forwarding-off"
+    FOREIGN = "foreign"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    kind: ProblemKind
+    message: str
+    blocking: bool = True
+    """A blocking problem keeps the run from converging (exit 1); foreign routes only inform."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    actions: tuple[Action, ...]
+    problems: tuple[Problem, ...] = ()
+    owned_routes: int = 0
+    """Routes of ours before the plan: the base of the blast-radius guard."""
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions
+
+    @property
+    def blocked(self) -> bool:
+        return any(p.blocking for p in self.problems)
+
+    def count(self, kind: ActionKind) -> int:
+        return sum(1 for a in self.actions if a.kind is kind)
+
+
+class Outcome(enum.StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    CONFLICT = "conflict"
+    """Someone else changed the cloud under us: the engine observes and plans again."""
+    SKIPPED = "skipped"
+    """Not attempted because an action it depends on failed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionResult:
+    action: Action
+    outcome: Outcome
+    error_kind: str = ""
+    error: str = ""
+    attempts: int = 1
+    elapsed_s: float = 0.0

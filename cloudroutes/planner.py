@@ -1,0 +1,270 @@
+"""The plan: the difference between what the cloud holds and what it should hold, as a value.
+
+Pure: no I/O. Each rule is a small function; `plan()` only strings them together. The plan
+says what to do, never how (retries, rates, ordering inside a phase belong to the executor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from cloudroutes import ipam
+from cloudroutes.config import ClusterConfig
+from cloudroutes.errors import PreflightError
+from cloudroutes.model import (
+    WRITE_ORDER,
+    Action,
+    ActionKind,
+    Assignment,
+    IPNetwork,
+    Node,
+    NodeName,
+    Observed,
+    Plan,
+    Problem,
+    ProblemKind,
+    Route,
+    Table,
+    TableKey,
+)
+
+
+def is_ours(route: Route, cluster: ClusterConfig) -> bool:
+    """Ours only if marked, delivered to a VM, and wholly inside a cluster range."""
+    return route.marked and route.to_vm and _inside(route.destination, cluster.cidrs)
+
+
+def _inside(net: IPNetwork, ranges: Sequence[IPNetwork]) -> bool:
+    return any(net.version == r.version and net.subnet_of(r) for r in ranges)  # type: ignore[arg-type]
+
+
+def preflight(observed: Observed, cluster: ClusterConfig) -> None:
+    """Refuse a cluster range the network already uses: the cloud would reject or misroute it."""
+    for cidr in cluster.cidrs:
+        for used in observed.occupied:
+            if cidr.version == used.version and cidr.overlaps(used):  # type: ignore[arg-type]
+                raise PreflightError(
+                    f"cluster CIDR {cidr} overlaps {used}, a range of the network itself; "
+                    "pick a cluster CIDR outside the VPC/subnet ranges"
+                )
+
+
+def foreign_routes(observed: Observed, cluster: ClusterConfig) -> tuple[Route, ...]:
+    return tuple(r for t in observed.tables for r in t.routes if not is_ours(r, cluster))
+
+
+def blocking(route: Route, cluster: ClusterConfig) -> bool:
+    """A foreign route inside a cluster range holds that range. One as wide as the cluster range or
+    wider (a default route, a transit summary) holds nothing: our longer prefixes win over it."""
+    return any(
+        route.destination.version == c.version
+        and route.destination.overlaps(c)  # type: ignore[arg-type]
+        and route.destination.prefixlen > c.prefixlen
+        for c in cluster.cidrs
+    )
+
+
+def pools(observed: Observed, cluster: ClusterConfig) -> tuple[ipam.Pool, ...]:
+    """Never hand out a block that a reserved range, the network, or a foreign route holds."""
+    foreign = [r.destination for r in foreign_routes(observed, cluster) if blocking(r, cluster)]
+    blocked = (*cluster.reserved, *observed.occupied, *foreign)
+    stale = [r.destination for t in observed.tables for r in t.routes if r.node is None and is_ours(r, cluster)]
+    return tuple(
+        ipam.Pool(
+            cidr=cidr,
+            mask=cluster.mask_for(cidr),
+            blocked=tuple(b for b in blocked if b.version == cidr.version and b.overlaps(cidr)),  # type: ignore[arg-type]
+            deferred=tuple(b for b in stale if b.version == cidr.version),
+        )
+        for cidr in cluster.cidrs
+    )
+
+
+def claims(observed: Observed, cluster: ClusterConfig) -> list[ipam.Claim]:
+    """What each node holds today: routes of ours that deliver to it, then what its VM records."""
+    found = [
+        ipam.Claim(node=r.node, subnet=r.destination, evidence=ipam.Evidence.ROUTE)
+        for t in observed.tables
+        for r in t.routes
+        if r.node is not None and is_ours(r, cluster)
+    ]
+    found += [
+        ipam.Claim(node=n.name, subnet=s, evidence=ipam.Evidence.RECORD) for n in observed.nodes for s in n.recorded
+    ]
+    return found
+
+
+def assign(observed: Observed, cluster: ClusterConfig) -> Assignment:
+    return ipam.assign(nodes=observed.nodes, claims=claims(observed, cluster), pools=pools(observed, cluster))
+
+
+def plan(
+    observed: Observed,
+    assignment: Assignment,
+    cluster: ClusterConfig,
+    *,
+    fix_forwarding: bool = True,
+) -> Plan:
+    wanted = _wanted_routes(observed, assignment)
+    route_actions: list[Action] = []
+    problems: list[Problem] = []
+    for table in observed.tables:
+        actions = _table_actions(table, wanted, cluster)
+        actions, problem = _within_capacity(table, actions, wanted, cluster)
+        route_actions += actions
+        problems += [problem] if problem else []
+    node_actions, node_problems = _node_actions(observed.nodes, assignment, fix_forwarding)
+    problems += node_problems + _exhaustion(assignment, cluster) + _foreign(observed, cluster)
+    return Plan(
+        actions=_ordered([*node_actions, *route_actions]),
+        problems=tuple(problems),
+        owned_routes=sum(1 for t in observed.tables for r in t.routes if is_ours(r, cluster)),
+    )
+
+
+def plan_destroy(observed: Observed, cluster: ClusterConfig) -> Plan:
+    """Everything this cluster owns goes: its routes and its records. Forwarding flags stay."""
+    deletes = [
+        Action(kind=ActionKind.DELETE, table=t.key, destination=r.destination, node=r.node, ref=r.ref, reason="destroy")
+        for t in observed.tables
+        for r in t.routes
+        if is_ours(r, cluster)
+    ]
+    unclaims = [Action(kind=ActionKind.UNCLAIM, node=n.name, reason="destroy") for n in observed.nodes if n.recorded]
+    return Plan(actions=_ordered([*deletes, *unclaims]), owned_routes=len(deletes))
+
+
+def _wanted_routes(observed: Observed, assignment: Assignment) -> dict[IPNetwork, NodeName]:
+    """Stopped nodes are wanted too: their routes blackhole until they start, and must not move."""
+    return {subnet: node.name for node in observed.nodes for subnet in assignment.subnets.get(node.name, ())}
+
+
+def _table_actions(table: Table, wanted: dict[IPNetwork, NodeName], cluster: ClusterConfig) -> list[Action]:
+    ours = {r.destination: r for r in table.routes if is_ours(r, cluster)}
+    actions = [_route_action(table.key, subnet, node, ours.get(subnet)) for subnet, node in wanted.items()]
+    actions += [
+        Action(
+            kind=ActionKind.DELETE,
+            table=table.key,
+            destination=route.destination,
+            node=route.node,
+            ref=route.ref,
+            reason="target is gone" if route.node is None else "subnet no longer assigned to this node",
+        )
+        for subnet, route in ours.items()
+        if subnet not in wanted
+    ]
+    return [a for a in actions if a is not None]
+
+
+def _route_action(table: TableKey, subnet: IPNetwork, node: NodeName, route: Route | None) -> Action | None:
+    """The shape of the route controller's getRouteAction: keep, create, or re-point."""
+    if route is None:
+        return Action(kind=ActionKind.CREATE, table=table, destination=subnet, node=node, reason="missing")
+    if route.node == node and route.exact:
+        return None
+    reason = "points at another interface of the node" if route.node == node else f"points at {route.hop or 'a dead target'}"
+    return Action(kind=ActionKind.REPLACE, table=table, destination=subnet, node=node, ref=route.ref, reason=reason)
+
+
+def capacity_for_ours(table: Table, cluster: ClusterConfig) -> int | None:
+    """The quota minus what foreign routes already use in the table."""
+    if table.limit is None:
+        return None
+    return max(0, table.limit - sum(1 for r in table.routes if r.counted and not is_ours(r, cluster)))
+
+
+def _within_capacity(
+    table: Table, actions: list[Action], wanted: dict[IPNetwork, NodeName], cluster: ClusterConfig
+) -> tuple[list[Action], Problem | None]:
+    """A table that cannot hold every route gets none of the new ones: half a cluster is worse."""
+    creates = [a for a in actions if a.kind is ActionKind.CREATE]
+    capacity = capacity_for_ours(table, cluster)
+    if capacity is None or not creates or len(wanted) <= capacity:
+        return actions, None
+    missing = len(wanted) - capacity
+    hint = f"; raise {table.quota_hint}" if table.quota_hint else ""
+    message = (
+        f"{table.key}: needs {len(wanted)} routes of ours but only {capacity} fit: "
+        f"{missing} route(s) missing, {len(creates)} create(s) held back{hint}"
+    )
+    kept = [a for a in actions if a.kind is not ActionKind.CREATE]
+    return kept, Problem(kind=ProblemKind.QUOTA, message=message)
+
+
+def _node_actions(
+    nodes: Iterable[Node], assignment: Assignment, fix_forwarding: bool
+) -> tuple[list[Action], list[Problem]]:
+    actions: list[Action] = []
+    problems: list[Problem] = []
+    for node in nodes:
+        subnets = assignment.subnets.get(node.name, ())
+        if subnets and set(subnets) != set(node.recorded):
+            actions.append(Action(kind=ActionKind.CLAIM, node=node.name, subnets=subnets, reason="record subnet"))
+        elif not subnets and node.recorded:
+            actions.append(Action(kind=ActionKind.UNCLAIM, node=node.name, reason="no subnet left for this node"))
+        if subnets and not node.forwarding:
+            if fix_forwarding:
+                actions.append(Action(kind=ActionKind.ENABLE_FORWARDING, node=node.name, reason="forwarding is off"))
+            else:
+                problems.append(
+                    Problem(
+                        kind=ProblemKind.FORWARDING_OFF,
+                        message=f"{node.name}: IP forwarding is off; the node cannot carry pod traffic "
+                        "(enable it, or set fix_forwarding = true)",
+                    )
+                )
+    return actions, problems
+
+
+def _exhaustion(assignment: Assignment, cluster: ClusterConfig) -> list[Problem]:
+    if not assignment.left_out:
+        return []
+    ranges = ", ".join(str(c) for c in cluster.cidrs)
+    names = ", ".join(assignment.left_out)
+    return [
+        Problem(
+            kind=ProblemKind.EXHAUSTED,
+            message=f"cluster CIDR {ranges} is exhausted: {len(assignment.left_out)} node(s) left without a subnet: {names}",
+        )
+    ]
+
+
+def _foreign(observed: Observed, cluster: ClusterConfig) -> list[Problem]:
+    """Foreign routes inside the cluster range: never changed, their ranges never handed out."""
+    return [
+        Problem(
+            kind=ProblemKind.FOREIGN,
+            message=f"{r.table}: foreign route {r.destination} -> {r.hop or 'unknown target'} left untouched",
+            blocking=False,
+        )
+        for r in foreign_routes(observed, cluster)
+        if blocking(r, cluster)
+    ]
+
+
+def _ordered(actions: list[Action]) -> tuple[Action, ...]:
+    rank = {kind: i for i, kind in enumerate(WRITE_ORDER)}
+    return tuple(
+        sorted(
+            actions,
+            key=lambda a: (
+                rank[a.kind],
+                a.table or "",
+                a.destination.version if a.destination else 0,
+                int(a.destination.network_address) if a.destination else 0,
+                a.node or "",
+            ),
+        )
+    )
+
+
+def mass_delete(plan: Plan, fraction: float) -> str | None:
+    """The blast-radius guard: an empty node list from a wrong filter must not wipe the cluster."""
+    deletes = plan.count(ActionKind.DELETE)
+    if deletes <= 1 or deletes <= fraction * plan.owned_routes:
+        return None
+    return (
+        f"plan deletes {deletes} of {plan.owned_routes} routes of this cluster "
+        f"(limit {fraction:.0%}); check the node selector, or pass --allow-mass-delete"
+    )

@@ -1,0 +1,162 @@
+"""The AWS rules moto lacks, as a WSGI layer in front of moto's server.
+
+moto answers the EC2 API faithfully in shape but skips rules that matter for routes (see
+shared/reference/feasibility.md): no routes-per-table limit, no VPC-CIDR overlap check,
+destinations stored verbatim, InstanceId targets accepted on multi-interface instances,
+a duplicate NetworkInterfaceId route silently overwrites, routes never turn `blackhole`,
+and instance and primary-interface source/dest checks drift apart. Each rule here is one
+small function that either answers with EC2's error or lets the request through.
+
+This module reads moto's in-process backend (the sim always runs moto in this process)
+and imports nothing of the cloudroutes engine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.route_tables import Route as MotoRoute
+
+Params = dict[str, str]
+
+
+class Ec2Error(Exception):
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def backend(region: str) -> Any:
+    return ec2_backends[DEFAULT_ACCOUNT_ID][region]
+
+
+def canonical_destination(region: str, params: Params) -> None:
+    """AWS stores 100.68.0.18/18 as 100.68.0.0/18; moto stores it verbatim and later crashes on it."""
+    for key in ("DestinationCidrBlock", "DestinationIpv6CidrBlock"):
+        if key in params:
+            try:
+                params[key] = str(ipaddress.ip_network(params[key], strict=False))
+            except ValueError:
+                raise Ec2Error("InvalidParameterValue", f"Value ({params[key]}) for parameter {key} is invalid.") from None
+
+
+def _destination(params: Params) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    text = params.get("DestinationCidrBlock") or params.get("DestinationIpv6CidrBlock")
+    return ipaddress.ip_network(text) if text else None
+
+
+def _table(region: str, params: Params) -> Any:
+    table = backend(region).route_tables.get(params.get("RouteTableId", ""))
+    if table is None:
+        raise Ec2Error("InvalidRouteTableID.NotFound", f"The routeTable ID '{params.get('RouteTableId')}' does not exist")
+    return table
+
+
+def no_vpc_overlap(region: str, params: Params) -> None:
+    """AWS rejects a route that is equal to or more specific than one of the VPC's CIDRs."""
+    dest = _destination(params)
+    if dest is None:
+        return
+    vpc = backend(region).vpcs.get(_table(region, params).vpc_id)
+    associations = [*vpc.cidr_block_association_set, *vpc.ipv6_cidr_block_association_set] if vpc else []
+    blocks = [a["cidr_block"] for a in associations]
+    for block in blocks:
+        net = ipaddress.ip_network(block, strict=False)
+        if net.version == dest.version and dest.subnet_of(net):  # type: ignore[arg-type]
+            raise Ec2Error(
+                "InvalidParameterValue",
+                f"The destination CIDR block {dest} is equal to or more specific than one of this VPC's CIDR blocks. "
+                "This route can target only an interface or an instance.",
+            )
+
+
+def destination_free(region: str, params: Params) -> None:
+    """One route per destination per table, whatever the target (moto overwrites ENI routes)."""
+    dest = _destination(params)
+    for route in _table(region, params).routes:
+        existing = route.destination_cidr_block or route.destination_ipv6_cidr_block
+        if dest is not None and existing and ipaddress.ip_network(existing, strict=False) == dest:
+            raise Ec2Error("RouteAlreadyExists", f"The route identified by {dest} already exists.")
+
+
+def within_route_limit(limit: int) -> Callable[[str, Params], None]:
+    def check(region: str, params: Params) -> None:
+        dest = _destination(params)
+        if dest is None:
+            return
+        # Enforced separately per family; the local route does not count.
+        same_family = [
+            r
+            for r in _table(region, params).routes
+            if not r.local and bool(r.destination_ipv6_cidr_block) == (dest.version == 6)
+        ]
+        if len(same_family) >= limit:
+            raise Ec2Error("RouteLimitExceeded", f"The maximum number of routes has been reached ({limit}).")
+
+    return check
+
+
+def single_interface_target(region: str, params: Params) -> None:
+    """An InstanceId target works only on an instance with exactly one network interface."""
+    instance_id = params.get("InstanceId")
+    if not instance_id:
+        return
+    instance = _instance(region, instance_id)
+    if len(instance.nics) > 1:
+        raise Ec2Error(
+            "InvalidInstanceID",
+            f"There are multiple interfaces attached to instance '{instance_id}'. "
+            "Please specify an interface ID for the operation instead.",
+        )
+
+
+def _instance(region: str, instance_id: str) -> Any:
+    for reservation in backend(region).reservations.values():
+        for instance in reservation.instances:
+            if instance.id == instance_id:
+                return instance
+    raise Ec2Error("InvalidInstanceID.NotFound", f"The instance ID '{instance_id}' does not exist")
+
+
+def single_interface_attribute(region: str, params: Params) -> None:
+    if "SourceDestCheck.Value" in params:
+        single_interface_target(region, params)
+
+
+def mirror_source_dest_check(region: str, params: Params) -> None:
+    """Keep the instance flag and its primary interface's flag in step, as EC2 does."""
+    value = params.get("SourceDestCheck.Value")
+    if value is None:
+        return
+    flag = value.lower() == "true"
+    if "InstanceId" in params:
+        nic = _instance(region, params["InstanceId"]).nics.get(0)
+        if nic is not None:
+            nic.source_dest_check = flag
+    elif "NetworkInterfaceId" in params:
+        eni = backend(region).enis.get(params["NetworkInterfaceId"])
+        if eni is not None and eni.instance is not None and eni.instance.nics.get(0) is eni:
+            eni.instance.source_dest_check = str(flag).lower()
+
+
+def route_state(route: MotoRoute) -> str:
+    """`blackhole` when the target is gone or not running, as EC2 reports it."""
+    target = route.instance
+    if route.interface is not None:
+        if route.interface.id not in route.route_table.ec2_backend.enis:
+            return "blackhole"
+        target = route.interface.instance
+        if target is None:
+            return "blackhole"
+    if target is not None and target.state != "running":
+        return "blackhole"
+    return "active"
+
+
+def install_route_state() -> None:
+    """moto hard-codes `active`; the sim owns moto in this process, so it may teach it better."""
+    MotoRoute.state = property(route_state)  # type: ignore[assignment,method-assign]

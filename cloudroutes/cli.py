@@ -1,0 +1,182 @@
+"""The command line: plan, apply, status, destroy, demo, sim, node-cidr, lab.
+
+Exit codes: 0 done or converged; 1 a cloud or runtime failure; 2 invalid usage, config or
+input (nothing written); 3 changes pending (`plan --detailed-exitcode`, `status --check`) or a
+node's subnet not assigned yet (`node-cidr`). Results go to stdout, logs to stderr. Cloud SDKs
+are imported only by the command that needs them, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from cloudroutes import cli_tools, engine, planner, report, status
+from cloudroutes.clikit import (
+    ConfigOpt,
+    Output,
+    OutputOpt,
+    ProviderOpt,
+    SetOpt,
+    VerboseOpt,
+    err,
+    fail,
+    guarded,
+    load_config,
+    make_provider,
+    out,
+    setup_logging,
+)
+from cloudroutes.errors import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE
+
+app = typer.Typer(
+    help="Give every VM its own pod subnet and make the cloud's VPC route it there (AWS, GCE).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+sim_app = typer.Typer(help="Run an embedded cloud in the foreground, to try the commands by hand.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+
+@app.command()
+def plan(
+    config: ConfigOpt = None,
+    output: OutputOpt = Output.text,
+    set_: SetOpt = None,
+    provider: ProviderOpt = None,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 3 when changes are pending, 0 when none.")
+    ] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Show what apply would change. Reads the cloud, writes nothing."""
+    setup_logging(verbose)
+
+    def body() -> int:
+        cfg = load_config(config, set_, provider)
+        cloud = make_provider(cfg)
+        planned = engine.make_plan(cloud, cfg)
+        foreign = planner.foreign_routes(planned.observed, cfg.cluster)
+        if output is Output.json:
+            doc = {"command": "plan", "provider": cfg.provider, "cluster": cfg.cluster.name}
+            doc |= report.plan_json(planned.plan, foreign) | {"api_calls": planned.observed.api_calls}
+            out.print(report.dumps(doc), markup=False)
+        else:
+            report.print_plan(out, planned.plan, names=engine.node_names(planned.observed))
+        if planned.plan.blocked:
+            return EXIT_FAILED
+        return EXIT_PENDING if detailed_exitcode and not planned.plan.empty else EXIT_OK
+
+    guarded(body)
+
+
+def _confirm(what: str, yes: bool, changes: int) -> None:
+    if yes or changes == 0:
+        return
+    if not sys.stdin.isatty():
+        fail(f"refusing to {what} without --yes: stdin is not a terminal (nothing was changed)", EXIT_USAGE)
+    if not typer.confirm(f"{what.capitalize()} {changes} change(s)?", default=False, err=True):
+        fail("cancelled; nothing was changed", EXIT_USAGE)
+
+
+def _converge(
+    *, destroy: bool, config: str | None, output: Output, set_: list[str] | None, provider: str | None,
+    yes: bool, allow_mass_delete: bool,
+) -> int:
+    cfg = load_config(config, set_, provider)
+    cloud = make_provider(cfg)
+    planned = engine.make_plan(cloud, cfg, destroy=destroy)
+    engine.guard(planned.plan, cfg, allow_mass_delete=allow_mass_delete or destroy)
+    if output is Output.text:
+        report.print_plan(out, planned.plan, names=engine.node_names(planned.observed))
+    _confirm("destroy" if destroy else "apply", yes, len(planned.plan.actions))
+    from cloudroutes.progress import progress_bar
+
+    with progress_bar(err, len(planned.plan.actions), enabled=output is Output.text) as tick:
+        result = engine.apply(cloud, cfg, planned, destroy=destroy, allow_mass_delete=allow_mass_delete, progress=tick)
+    if output is Output.json:
+        doc = {"command": "destroy" if destroy else "apply", "provider": cfg.provider, "cluster": cfg.cluster.name}
+        out.print(report.dumps(doc | report.apply_json(result)), markup=False)
+    else:
+        report.print_apply(out, result)
+    return EXIT_OK if result.converged else EXIT_FAILED
+
+
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required when stdin is not a terminal.")]
+MassOpt = Annotated[
+    bool, typer.Option("--allow-mass-delete", help="Allow deleting more than limits.max_delete_fraction of our routes.")
+]
+
+
+@app.command()
+def apply(
+    config: ConfigOpt = None,
+    output: OutputOpt = Output.text,
+    set_: SetOpt = None,
+    provider: ProviderOpt = None,
+    yes: YesOpt = False,
+    allow_mass_delete: MassOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Make the cloud match: claim subnets, enable forwarding, create, re-point and delete routes."""
+    setup_logging(verbose)
+    guarded(lambda: _converge(destroy=False, config=config, output=output, set_=set_, provider=provider, yes=yes, allow_mass_delete=allow_mass_delete))
+
+
+@app.command()
+def destroy(
+    config: ConfigOpt = None,
+    output: OutputOpt = Output.text,
+    set_: SetOpt = None,
+    provider: ProviderOpt = None,
+    yes: YesOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Remove every route and subnet record this cluster owns. Forwarding flags are left as they are."""
+    setup_logging(verbose)
+    guarded(lambda: _converge(destroy=True, config=config, output=output, set_=set_, provider=provider, yes=yes, allow_mass_delete=True))
+
+
+@app.command("status")
+def status_cmd(
+    config: ConfigOpt = None,
+    output: OutputOpt = Output.text,
+    set_: SetOpt = None,
+    provider: ProviderOpt = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 3 unless converged and every running node is ready.")] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Per node: its subnet, its routes, its forwarding flag, and whether it is ready."""
+    setup_logging(verbose)
+
+    def body() -> int:
+        cfg = load_config(config, set_, provider)
+        planned = engine.make_plan(make_provider(cfg), cfg)
+        rows = status.node_statuses(planned.observed, cfg.cluster)
+        running_ready = all(r.ready for r in rows if r.state == "running")
+        healthy = planned.plan.empty and not planned.plan.blocked and running_ready
+        if output is Output.json:
+            doc = {"command": "status", "provider": cfg.provider, "cluster": cfg.cluster.name, "converged": healthy}
+            doc |= {"nodes": report.status_json(rows), "pending": report.plan_json(planned.plan)}
+            out.print(report.dumps(doc), markup=False)
+        else:
+            report.print_status(out, rows)
+            report.print_problems(out, planned.plan.problems)
+            pending = len(planned.plan.actions)
+            out.print("[green]Converged.[/]" if healthy else f"[yellow]Not converged: {pending} change(s) pending.[/]")
+        return EXIT_PENDING if check and not healthy else EXIT_OK
+
+    guarded(body)
+
+
+app.command()(cli_tools.demo)
+app.command("node-cidr")(cli_tools.node_cidr)
+sim_app.command("aws")(cli_tools.sim_aws)
+sim_app.command("gce")(cli_tools.sim_gce)
+app.add_typer(cli_tools.lab_app, name="lab")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,164 @@
+"""Commands around the main job: demo, the embedded clouds, node-cidr, and the lab."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from cloudroutes.clikit import OutputOpt, Output, err, guarded, out, setup_logging
+from cloudroutes.errors import EXIT_OK, ConfigError
+
+lab_app = typer.Typer(help="A real data plane in network namespaces that follows the embedded cloud (root, Linux).")
+
+
+def demo(
+    provider: Annotated[str, typer.Option("--provider", help="aws or gce.")] = "aws",
+    nodes: Annotated[int, typer.Option("--nodes", min=1, max=200, help="Nodes in the first act.")] = 6,
+) -> None:
+    """Run the main job against an embedded cloud: converge, churn nodes, converge again."""
+    setup_logging(False)
+
+    def body() -> int:
+        from cloudroutes import demo as story
+        from cloudroutes import demo_worlds
+
+        builders = {"aws": demo_worlds.aws_world, "gce": getattr(demo_worlds, "gce_world", None)}
+        if provider not in builders:
+            raise ConfigError(f"--provider must be one of {', '.join(builders)}")
+        return story.run(out, builders[provider](nodes))
+
+    guarded(body)
+
+
+def node_cidr(
+    instance_id: Annotated[str | None, typer.Option("--instance-id", help="Default: this VM, from the metadata service.")] = None,
+    format_: Annotated[str, typer.Option("--format", help="plain, docker (daemon.json) or cni (bridge config).")] = "plain",
+    provider: Annotated[str, typer.Option("--provider", envvar="CLOUDROUTES_PROVIDER", help="aws or gce.")] = "aws",
+    imds: Annotated[
+        str, typer.Option("--imds", envvar="CLOUDROUTES_IMDS_URL", help="Metadata service base URL (tests, labs).")
+    ] = "http://169.254.169.254",
+    region: Annotated[str, typer.Option("--region", help="AWS region; default from the environment or metadata.")] = "",
+) -> None:
+    """Print this VM's pod subnet from the cloud ledger. Exit 3 while none is assigned yet."""
+    setup_logging(False)
+
+    def body() -> int:
+        from cloudroutes import nodecidr
+
+        if format_ not in nodecidr.FORMATS:
+            raise ConfigError(f"--format must be one of {', '.join(nodecidr.FORMATS)}")
+        if provider == "aws":
+            subnets = nodecidr.aws_subnets(instance_id, region=region, imds=imds)
+        elif provider == "gce":
+            subnets = nodecidr.gce_subnets(instance_id)
+        else:
+            raise ConfigError("--provider must be aws or gce")
+        out.print(nodecidr.render(subnets, format_), markup=False, highlight=False)
+        return EXIT_OK
+
+    guarded(body)
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+
+
+def sim_aws(
+    nodes: Annotated[int, typer.Option("--nodes", min=0, max=500)] = 3,
+    port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 5055,
+    route_limit: Annotated[int, typer.Option("--route-limit", help="Routes per table (AWS default 50).")] = 50,
+) -> None:
+    """Run the embedded EC2 cloud in the foreground with a seeded VPC; prints what to export."""
+    setup_logging(False)
+    from cloudroutes.sim import ec2_seed
+    from cloudroutes.sim.ec2 import Ec2Sim
+
+    sim = Ec2Sim(port=port, route_limit=route_limit).start()
+    seed = ec2_seed.cluster(sim.client(), cluster="demo", nodes=nodes, multi_interface=min(1, nodes))
+    exports = sim.env() | {
+        "CLOUDROUTES_PROVIDER": "aws",
+        "CLOUDROUTES_CLUSTER_NAME": "demo",
+        "CLOUDROUTES_CLUSTER_CIDR": "10.244.0.0/16",
+        "CLOUDROUTES_AWS_VPC_ID": seed.vpc_id,
+        "CLOUDROUTES_AWS_REGION": sim.region,
+    }
+    for key, value in exports.items():
+        out.print(f"export {key}={value}", markup=False, highlight=False)
+    err.print(f"EC2 sim on {sim.endpoint}: VPC {seed.vpc_id}, {nodes} node(s). Ctrl-C stops it.")
+    _wait_for_interrupt()
+    sim.stop()
+
+
+def sim_gce(
+    nodes: Annotated[int, typer.Option("--nodes", min=0, max=500)] = 3,
+    port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 5056,
+) -> None:
+    """Run the embedded Compute Engine cloud in the foreground, seeded; prints what to export."""
+    setup_logging(False)
+    from cloudroutes.sim import gce
+
+    gce.serve_forever(nodes=nodes, port=port, out=out.file)
+
+
+@lab_app.command("up")
+def lab_up(
+    nodes: Annotated[int, typer.Option("--nodes", min=1, max=20)] = 3,
+    provider: Annotated[str, typer.Option("--provider")] = "aws",
+    state_dir: Annotated[str, typer.Option("--state-dir", envvar="CLOUDROUTES_LAB_DIR")] = "/run/cloudroutes-lab",
+) -> None:
+    """Start the embedded cloud and build the namespace fabric; prints what to export."""
+    setup_logging(False)
+
+    def body() -> int:
+        from cloudroutes.sim import lab
+
+        if provider != "aws":
+            raise ConfigError("the lab runs on the embedded AWS cloud for now (--provider aws)")
+        info = lab.up(nodes=nodes, state_dir=state_dir)
+        out.print(info.exports(), markup=False, highlight=False)
+        return EXIT_OK
+
+    guarded(body)
+
+
+@lab_app.command("verify")
+def lab_verify(
+    output: OutputOpt = Output.text,
+    state_dir: Annotated[str, typer.Option("--state-dir", envvar="CLOUDROUTES_LAB_DIR")] = "/run/cloudroutes-lab",
+) -> None:
+    """Real TCP across the fabric: every check must see the client's own address. Exit 3 if any fails."""
+    setup_logging(False)
+
+    def body() -> int:
+        from cloudroutes.sim import lab
+
+        matrix = lab.verify(state_dir=state_dir)
+        out.print(matrix.to_json() if output is Output.json else matrix.to_text(), markup=False, highlight=False)
+        return EXIT_OK if matrix.ok else 3
+
+    guarded(body)
+
+
+@lab_app.command("down")
+def lab_down(
+    state_dir: Annotated[str, typer.Option("--state-dir", envvar="CLOUDROUTES_LAB_DIR")] = "/run/cloudroutes-lab",
+) -> None:
+    """Remove every namespace and link the lab made, by name, and stop its cloud."""
+    setup_logging(False)
+
+    def body() -> int:
+        from cloudroutes.sim import lab
+
+        lab.down(state_dir=state_dir)
+        return EXIT_OK
+
+    guarded(body)
+

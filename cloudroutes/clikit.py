@@ -1,0 +1,84 @@
+"""What every command shares: consoles, options, config loading, and errors turned into exit codes."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from cloudroutes import config as config_mod
+from cloudroutes.errors import EXIT_FAILED, EXIT_USAGE, CloudError, CloudroutesError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+class Output(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option("--config", "-c", envvar="CLOUDROUTES_CONFIG", help="Config file [default: ./cloudroutes.toml]."),
+]
+OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text for people, json for machines.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config key: section.key=value (e.g. cluster.cidr=10.244.0.0/16). Repeatable."),
+]
+ProviderOpt = Annotated[str | None, typer.Option("--provider", help="aws or gce (overrides the config).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log every cloud action to stderr.")]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    # One line, never wrapped: cron mails and CI logs grep for it.
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    raise typer.Exit(code)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "google"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def load_config(path: str | None, sets: list[str] | None, provider: str | None) -> config_mod.Config:
+    overrides: dict[str, str] = {}
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(f"--set expects section.key=value, got {item!r}", EXIT_USAGE)
+        overrides[key.strip()] = value
+    if provider:
+        overrides["provider"] = provider
+    return config_mod.load(path, overrides=overrides)
+
+
+def guarded(body: Callable[[], int]) -> NoReturn:
+    """Turn our errors into one line and the documented exit code; never a traceback."""
+    try:
+        code = body()
+    except CloudroutesError as exc:
+        prefix = f"{exc.kind}: " if isinstance(exc, CloudError) else ""
+        fail(f"{prefix}{exc.message}", exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", EXIT_FAILED)
+    raise typer.Exit(code)
+
+
+def make_provider(cfg: config_mod.Config) -> Any:
+    from cloudroutes import providers
+
+    return providers.create(cfg.provider, cfg)
+
+

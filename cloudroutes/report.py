@@ -1,0 +1,162 @@
+"""How plans, applies and statuses look: rich tables for people, JSON for machines.
+
+Values in, text out: nothing here decides anything or calls a cloud.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from cloudroutes.engine import Report
+from cloudroutes.model import WRITE_ORDER, Action, ActionResult, Outcome, Plan, Problem, Route
+from cloudroutes.status import NodeStatus
+
+_STYLE = {"create": "green", "claim": "cyan", "enable-forwarding": "cyan", "replace": "yellow", "delete": "red", "unclaim": "red"}
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+def action_json(action: Action) -> dict[str, Any]:
+    return {
+        "kind": str(action.kind),
+        "node": action.node,
+        "table": action.table,
+        "destination": str(action.destination) if action.destination else None,
+        "subnets": [str(s) for s in action.subnets],
+        "reason": action.reason,
+    }
+
+
+def result_json(result: ActionResult) -> dict[str, Any]:
+    return {
+        **action_json(result.action),
+        "outcome": str(result.outcome),
+        "error_kind": result.error_kind,
+        "error": result.error,
+        "attempts": result.attempts,
+        "elapsed_s": round(result.elapsed_s, 4),
+    }
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    return {"kind": str(problem.kind), "message": problem.message, "blocking": problem.blocking}
+
+
+def plan_json(plan: Plan, foreign: Iterable[Route] = ()) -> dict[str, Any]:
+    return {
+        "changes": len(plan.actions),
+        "summary": {str(kind): plan.count(kind) for kind in WRITE_ORDER},
+        "actions": [action_json(a) for a in plan.actions],
+        "problems": [problem_json(p) for p in plan.problems],
+        "foreign_routes": [
+            {"table": r.table, "destination": str(r.destination), "target": r.hop} for r in foreign
+        ],
+    }
+
+
+def apply_json(report: Report) -> dict[str, Any]:
+    return {
+        "converged": report.converged,
+        "rounds": report.rounds,
+        "writes": report.writes,
+        "plan": plan_json(report.first),
+        "results": [result_json(r) for r in report.results],
+        "remaining": plan_json(report.final),
+        "api_calls": dict(sorted(report.api_calls.items())),
+        "retries": dict(report.retries),
+        "rate_limit_wait_s": round(report.bucket_wait_s, 3),
+    }
+
+
+def status_json(rows: Iterable[NodeStatus]) -> list[dict[str, Any]]:
+    return [
+        {
+            "node": row.node,
+            "name": row.display,
+            "state": str(row.state),
+            "subnets": [str(s) for s in row.subnets],
+            "routes": {"active": row.routes_active, "expected": row.routes_expected},
+            "forwarding": row.forwarding,
+            "ready": row.ready,
+            "issues": list(row.issues),
+        }
+        for row in rows
+    ]
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=False)
+
+
+# -- text ------------------------------------------------------------------------------------
+
+
+def print_plan(console: Console, plan: Plan, *, names: Mapping[str, str] | None = None, title: str = "Plan") -> None:
+    """`names` maps node ids to human names (AWS Name tags) for the node column."""
+    names = names or {}
+    if plan.actions:
+        table = RichTable(title=title, title_justify="left")
+        for column in ("action", "subnet", "node", "route table", "why"):
+            table.add_column(column)
+        for action in plan.actions:
+            style = _STYLE.get(str(action.kind), "")
+            subnet = str(action.destination) if action.destination else ", ".join(map(str, action.subnets))
+            node = names.get(action.node or "") or action.node or ""
+            table.add_row(f"[{style}]{action.kind}[/]", subnet, node, action.table or "", action.reason)
+        console.print(table)
+    counts = ", ".join(f"{plan.count(k)} {k}" for k in WRITE_ORDER if plan.count(k))
+    console.print(f"{title}: {counts or 'no changes, the cloud matches the cluster'}.")
+    print_problems(console, plan.problems)
+
+
+def print_problems(console: Console, problems: Iterable[Problem]) -> None:
+    for problem in problems:
+        colour = "red" if problem.blocking else "dim"
+        console.print(f"[{colour}]{problem.kind}: {problem.message}[/]", highlight=False)
+
+
+def print_apply(console: Console, report: Report) -> None:
+    failed = report.failed
+    if failed:
+        table = RichTable(title="Actions that did not complete", title_justify="left")
+        for column in ("action", "outcome", "error"):
+            table.add_column(column)
+        for result in failed:
+            colour = "yellow" if result.outcome is Outcome.CONFLICT else "red"
+            table.add_row(result.action.describe(), f"[{colour}]{result.outcome}[/]", result.error)
+        console.print(table)
+    done = sum(1 for r in report.results if r.outcome is Outcome.DONE)
+    calls = ", ".join(f"{op} {n}" for op, n in sorted(report.api_calls.items()))
+    retries = sum(report.retries.values())
+    console.print(
+        f"Applied {done} of {len(report.results)} action(s) in {report.rounds} round(s); "
+        f"{retries} retried; API calls: {calls or 'none'}."
+    )
+    if not report.final.empty:
+        console.print(f"[yellow]{len(report.final.actions)} change(s) still pending.[/]")
+    print_problems(console, [p for p in report.final.problems if p.blocking])
+    verdict = "[green]Converged.[/]" if report.converged else "[red]Not converged.[/]"
+    console.print(verdict)
+
+
+def print_status(console: Console, rows: Iterable[NodeStatus]) -> None:
+    table = RichTable(title="Nodes", title_justify="left")
+    for column in ("node", "name", "state", "subnet", "routes", "forwarding", "ready"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row.node,
+            row.display,
+            str(row.state),
+            ", ".join(map(str, row.subnets)) or "-",
+            f"{row.routes_active}/{row.routes_expected} active",
+            "on" if row.forwarding else "[red]off[/]",
+            "[green]yes[/]" if row.ready else f"[red]no[/]: {'; '.join(row.issues)}",
+        )
+    console.print(table)

@@ -136,7 +136,9 @@ class Ec2Sim:
         }
 
     def client(self, service: str = "ec2") -> Any:
+        """A boto3 client for seeding and inspection; it never retries, so the call log is exact."""
         import boto3
+        from botocore.config import Config
 
         return boto3.client(
             service,
@@ -144,6 +146,7 @@ class Ec2Sim:
             region_name=self.region,
             aws_access_key_id="sim",
             aws_secret_access_key="sim",
+            config=Config(retries={"total_max_attempts": 1}),
         )
 
     def set_launch_time(self, instance_id: str, when: Any) -> None:

@@ -1,0 +1,3 @@
+from cloudroutes.cli import main
+
+main()

@@ -147,8 +147,17 @@ def _set(raw: dict[str, Any], dotted: str, text: str, *, origin: str) -> None:
     elif key in ("node_tags", "node_labels"):
         value = dict(_pair(item, origin) for item in text.split(",") if item.strip())
     elif isinstance(default, bool):
-        value = text.strip().lower() in ("1", "true", "yes", "on")
+        value = _boolean(text, f"{origin}: {dotted}")
     raw.setdefault(section, {})[key] = value
+
+
+def _boolean(text: str, what: str) -> bool:
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{what}: expected true or false, got {text.strip()!r}")
 
 
 def _pair(item: str, origin: str) -> tuple[str, str]:
@@ -177,7 +186,7 @@ def _build(raw: dict[str, Any], source: str) -> Config:
         cluster=_cluster(_section(raw, "cluster")),
         aws=_typed(AwsConfig, _section(raw, "aws")),
         gce=_typed(GceConfig, _section(raw, "gce")),
-        limits=_limits(_typed(Limits, _section(raw, "limits"))),
+        limits=_typed(Limits, _section(raw, "limits")),
         source=source,
     )
 
@@ -208,10 +217,7 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
                 raise TypeError
             return value
         if isinstance(default, (int, float)):
-            number = type(default)(value)
-            if number < 0 or (number == 0 and key not in ("max_delete_fraction",)):
-                raise ValueError
-            return number
+            return _number(key, value, default)
         if isinstance(default, tuple):
             if isinstance(value, str) or not isinstance(value, list):
                 raise TypeError
@@ -227,10 +233,30 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
         raise ConfigError(f"{key}: invalid value {value!r}") from None
 
 
-def _limits(limits: Limits) -> Limits:
-    if limits.max_delete_fraction > 1:
-        raise ConfigError("limits.max_delete_fraction must be between 0 and 1")
-    return limits
+_RANGES: dict[str, tuple[float, float]] = {
+    "priority": (0, 65535),  # GCE's route priority range
+    "max_delete_fraction": (0, 1),
+}
+
+
+def _number(key: str, value: Any, default: int | float) -> int | float:
+    """Numbers keep their kind: no bool for an int, no silently truncated 24.5, no env string left unparsed."""
+    if isinstance(value, bool):
+        raise TypeError
+    if isinstance(value, str):
+        value = float(value) if isinstance(default, float) else int(value.strip())
+    if isinstance(default, int) and isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError
+        value = int(value)
+    number = type(default)(value)
+    if key in _RANGES:
+        low, high = _RANGES[key]
+        if not low <= number <= high:
+            raise ConfigError(f"{key}: invalid value {value!r}: must be between {low:g} and {high:g}")
+    elif number <= 0:
+        raise ValueError
+    return number
 
 
 def _cluster(section: dict[str, Any]) -> ClusterConfig:

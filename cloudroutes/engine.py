@@ -45,10 +45,9 @@ class Report:
 
     @property
     def unresolved(self) -> list[ActionResult]:
-        """Failures the last round did not make good (conflicts it re-planned around are resolved)."""
-        return [r for r in self.failed if r.outcome is not Outcome.CONFLICT] + (
-            [r for r in self.failed if r.outcome is Outcome.CONFLICT] if not self.final.empty else []
-        )
+        """Failures nothing made good: a fresh observation with nothing left to do means every
+        earlier failure (a conflict, a throttled create, a skipped route) was resolved later."""
+        return [] if self.final.empty else self.failed
 
     @property
     def converged(self) -> bool:

@@ -100,12 +100,26 @@ def _settle_claims(claims: list[Claim], nodes: dict[NodeName, Node]) -> dict[Nod
 
 
 def free_blocks(pool: Pool, *, taken: Iterable[IPNetwork] = ()) -> Iterator[IPNetwork]:
-    """Free blocks, lowest first; deferred blocks come last, in order, when still free."""
+    """Free blocks, lowest first; the node-sized blocks of deferred ranges come last, when still free."""
     taken = tuple(taken)
     yield from _sweep(pool, (*pool.blocked, *pool.deferred, *taken))
-    for block in sorted({b for b in pool.deferred if pool.admits(b)}, key=lambda b: int(b.network_address)):
+    seen: set[IPNetwork] = set()
+    for block in sorted((b for d in pool.deferred for b in _node_blocks(d, pool)), key=lambda b: int(b.network_address)):
+        if block in seen or not pool.admits(block):
+            continue
+        seen.add(block)
         if not any(block.overlaps(t) for t in taken if t.version == block.version):  # type: ignore[arg-type]
             yield block
+
+
+def _node_blocks(stale: IPNetwork, pool: Pool) -> Iterator[IPNetwork]:
+    """The node-sized blocks a stale range touches: it may be older than the current node mask."""
+    if stale.version != pool.cidr.version or not stale.overlaps(pool.cidr):  # type: ignore[arg-type]
+        return
+    if stale.prefixlen >= pool.mask:
+        yield stale.supernet(new_prefix=pool.mask)
+    elif pool.mask - stale.prefixlen <= 16:  # a wider stale range: its blocks, but never an enumeration of a /32 of IPv6
+        yield from stale.subnets(new_prefix=pool.mask)
 
 
 def _sweep(pool: Pool, taken: Iterable[IPNetwork]) -> Iterator[IPNetwork]:

@@ -73,6 +73,8 @@ class Table:
     """How many counted routes the table may hold in all (the route quota); None: unknown."""
     quota_hint: str = ""
     """Which quota to raise when capacity runs out, in the cloud's own words."""
+    per_family: bool = False
+    """The limit counts IPv4 and IPv6 routes each on their own (AWS), not together (GCE)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

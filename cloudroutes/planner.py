@@ -59,7 +59,7 @@ def blocking(route: Route, cluster: ClusterConfig) -> bool:
     return any(
         route.destination.version == c.version
         and route.destination.overlaps(c)  # type: ignore[arg-type]
-        and route.destination.prefixlen > c.prefixlen
+        and (route.destination.prefixlen > c.prefixlen or route.destination.prefixlen >= cluster.mask_for(c))
         for c in cluster.cidrs
     )
 
@@ -110,9 +110,9 @@ def plan(
     problems: list[Problem] = []
     for table in observed.tables:
         actions = _table_actions(table, wanted, cluster)
-        actions, problem = _within_capacity(table, actions, wanted, cluster)
+        actions, held = _within_capacity(table, actions, wanted, cluster)
         route_actions += actions
-        problems += [problem] if problem else []
+        problems += held
     node_actions, node_problems = _node_actions(observed.nodes, assignment, fix_forwarding)
     problems += node_problems + _exhaustion(assignment, cluster) + _foreign(observed, cluster)
     return Plan(
@@ -140,21 +140,29 @@ def _wanted_routes(observed: Observed, assignment: Assignment) -> dict[IPNetwork
 
 
 def _table_actions(table: Table, wanted: dict[IPNetwork, NodeName], cluster: ClusterConfig) -> list[Action]:
-    ours = {r.destination: r for r in table.routes if is_ours(r, cluster)}
-    actions = [_route_action(table.key, subnet, node, ours.get(subnet)) for subnet, node in wanted.items()]
-    actions += [
-        Action(
-            kind=ActionKind.DELETE,
-            table=table.key,
-            destination=route.destination,
-            node=route.node,
-            ref=route.ref,
-            reason="target is gone" if route.node is None else "subnet no longer assigned to this node",
-        )
-        for subnet, route in ours.items()
-        if subnet not in wanted
-    ]
+    ours: dict[IPNetwork, list[Route]] = {}
+    for route in table.routes:
+        if is_ours(route, cluster):
+            ours.setdefault(route.destination, []).append(route)
+    actions: list[Action] = []
+    for subnet, node in wanted.items():
+        routes = ours.get(subnet, [])
+        keeper = next((r for r in routes if r.node == node and r.exact), routes[0] if routes else None)
+        actions += [_route_action(table.key, subnet, node, keeper)]
+        actions += [_delete(r, "duplicate route for this subnet") for r in routes if r is not keeper]
+    for subnet, routes in ours.items():
+        if subnet not in wanted:
+            actions += [
+                _delete(r, "target is gone" if r.node is None else "subnet no longer assigned to this node") for r in routes
+            ]
     return [a for a in actions if a is not None]
+
+
+def _delete(route: Route, reason: str) -> Action:
+    """GCE can hold two routes for one destination under different names; AWS cannot."""
+    return Action(
+        kind=ActionKind.DELETE, table=route.table, destination=route.destination, node=route.node, ref=route.ref, reason=reason
+    )
 
 
 def _route_action(table: TableKey, subnet: IPNetwork, node: NodeName, route: Route | None) -> Action | None:
@@ -167,29 +175,44 @@ def _route_action(table: TableKey, subnet: IPNetwork, node: NodeName, route: Rou
     return Action(kind=ActionKind.REPLACE, table=table, destination=subnet, node=node, ref=route.ref, reason=reason)
 
 
-def capacity_for_ours(table: Table, cluster: ClusterConfig) -> int | None:
-    """The quota minus what foreign routes already use in the table."""
+def capacity_for_ours(table: Table, cluster: ClusterConfig, family: int | None = None) -> int | None:
+    """The quota minus what foreign routes already use in the table (in one family, where it counts per family)."""
     if table.limit is None:
         return None
-    return max(0, table.limit - sum(1 for r in table.routes if r.counted and not is_ours(r, cluster)))
+    foreign = [r for r in table.routes if r.counted and not is_ours(r, cluster)]
+    if family is not None:
+        foreign = [r for r in foreign if r.destination.version == family]
+    return max(0, table.limit - len(foreign))
 
 
 def _within_capacity(
     table: Table, actions: list[Action], wanted: dict[IPNetwork, NodeName], cluster: ClusterConfig
-) -> tuple[list[Action], Problem | None]:
+) -> tuple[list[Action], list[Problem]]:
     """A table that cannot hold every route gets none of the new ones: half a cluster is worse."""
-    creates = [a for a in actions if a.kind is ActionKind.CREATE]
-    capacity = capacity_for_ours(table, cluster)
-    if capacity is None or not creates or len(wanted) <= capacity:
-        return actions, None
-    missing = len(wanted) - capacity
-    hint = f"; raise {table.quota_hint}" if table.quota_hint else ""
-    message = (
-        f"{table.key}: needs {len(wanted)} routes of ours but only {capacity} fit: "
-        f"{missing} route(s) missing, {len(creates)} create(s) held back{hint}"
-    )
-    kept = [a for a in actions if a.kind is not ActionKind.CREATE]
-    return kept, Problem(kind=ProblemKind.QUOTA, message=message)
+    families: list[int | None] = sorted({s.version for s in wanted}) if table.per_family else [None]  # type: ignore[misc]
+    held: list[Action] = []
+    problems: list[Problem] = []
+    for family in families:
+        creates = [a for a in actions if a.kind is ActionKind.CREATE and _in_family(a, family)]
+        needed = sum(1 for s in wanted if family is None or s.version == family)
+        capacity = capacity_for_ours(table, cluster, family)
+        if capacity is None or not creates or needed <= capacity:
+            continue
+        held += creates
+        hint = f"; raise {table.quota_hint}" if table.quota_hint else ""
+        scope = f" IPv{family}" if family is not None else ""
+        problems.append(
+            Problem(
+                kind=ProblemKind.QUOTA,
+                message=f"{table.key}: needs {needed}{scope} routes of ours but only {capacity} fit: "
+                f"{needed - capacity} route(s) missing, {len(creates)} create(s) held back{hint}",
+            )
+        )
+    return [a for a in actions if a not in held], problems
+
+
+def _in_family(action: Action, family: int | None) -> bool:
+    return family is None or (action.destination is not None and action.destination.version == family)
 
 
 def _node_actions(

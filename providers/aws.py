@@ -75,6 +75,7 @@ class AwsProvider:
                 routes=tuple(r for raw in t.get("Routes", []) if (r := self._route(t["RouteTableId"], raw, owners))),
                 limit=limit,
                 quota_hint=f"the VPC quota 'Routes per route table' (Service Quotas code {ROUTE_QUOTA_CODE})",
+                per_family=True,  # AWS enforces the route limit separately for IPv4 and IPv6
             )
             for t in self._tables()
         )

@@ -1,0 +1,288 @@
+"""executor and token bucket: phases in order, retries by error kind, a write budget; no real sleeping."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from ipaddress import ip_network
+
+import pytest
+
+from cloudroutes.config import Limits
+from cloudroutes.errors import CloudError, Conflict, Denied, Invalid, QuotaExceeded, Throttled, Transient
+from cloudroutes.executor import Executor
+from cloudroutes.model import WRITE_ORDER, Action, ActionKind, ActionResult, NodeName, Outcome, Plan, TableKey
+from cloudroutes.ratelimit import TokenBucket
+
+try:
+    from tests.fakes import FakeProvider, node, route
+except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ itself on sys.path
+    from fakes import FakeProvider, node, route
+
+A0, A1, A2, A3 = (ip_network(f"10.244.{i}.0/24") for i in range(4))
+
+
+class Clock:
+    """A fake monotonic clock; sleeping advances it (and is recorded) instead of blocking."""
+
+    def __init__(self, *, frozen: bool = False) -> None:
+        self.now = 100.0
+        self.frozen = frozen
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            if not self.frozen:
+                self.now += seconds
+
+
+def make_executor(
+    fake: FakeProvider, *, max_attempts: int = 4, concurrency: int = 4, burst: int = 1000, rate: float = 1000.0
+) -> tuple[Executor, Clock]:
+    clock = Clock()
+    limits = Limits(max_attempts=max_attempts, concurrency=concurrency, backoff_max=5.0)
+    bucket = TokenBucket(burst=burst, rate=rate, clock=clock, sleep=clock.sleep)
+    return Executor(fake, limits, bucket=bucket, sleep=clock.sleep), clock
+
+
+def create(dest: object, who: str, table: str = "rt-a") -> Action:
+    return Action(kind=ActionKind.CREATE, table=TableKey(table), destination=dest, node=NodeName(who))  # type: ignore[arg-type]
+
+
+def failing(error: Callable[[], CloudError], *, times: int | None = None, when: Callable[[Action], bool] = lambda a: True):
+    """An on_execute hook: raise `error()` for matching actions, the first `times` times (None: always)."""
+    count = Counter[str]()
+    lock = threading.Lock()
+
+    def hook(action: Action) -> None:
+        if not when(action):
+            return
+        with lock:
+            count["hits"] += 1
+            hit = times is None or count["hits"] <= times
+        if hit:
+            raise error()
+
+    return hook
+
+
+def by_action(results: tuple[ActionResult, ...]) -> dict[tuple[ActionKind, str | None, object], ActionResult]:
+    return {(r.action.kind, r.action.node, r.action.destination): r for r in results}
+
+
+# -- phases --------------------------------------------------------------------------------
+
+def test_phases_run_in_write_order_whatever_the_plan_order() -> None:
+    fake = FakeProvider(
+        nodes=[node("a", recorded=[A0], forwarding=False), node("b"), node("c", recorded=[A3])],
+        tables={"rt-a": [route("rt-a", A0, "a", exact=False), route("rt-a", A2, None)]},
+    )
+    actions = (
+        Action(kind=ActionKind.UNCLAIM, node=NodeName("c")),
+        create(A1, "b"),
+        Action(kind=ActionKind.REPLACE, table=TableKey("rt-a"), destination=A0, node=NodeName("a")),
+        Action(kind=ActionKind.DELETE, table=TableKey("rt-a"), destination=A2),
+        Action(kind=ActionKind.ENABLE_FORWARDING, node=NodeName("a")),
+        Action(kind=ActionKind.CLAIM, node=NodeName("b"), subnets=(A1,)),
+    )
+    ex, _ = make_executor(fake)
+    results = ex.run(Plan(actions=actions))
+    assert [a.kind for a in fake.calls] == list(WRITE_ORDER)
+    assert [r.action.kind for r in results] == list(WRITE_ORDER)
+    assert all(r.outcome is Outcome.DONE and r.attempts == 1 for r in results)
+    assert fake.table("rt-a") == {A0: "a", A1: "b"}
+    assert fake.nodes[NodeName("c")].recorded == ()
+
+
+def test_a_phase_finishes_before_the_next_starts() -> None:
+    fake = FakeProvider(nodes=[node(f"n{i}") for i in range(8)])
+    claims = [Action(kind=ActionKind.CLAIM, node=NodeName(f"n{i}"), subnets=(ip_network(f"10.244.{i}.0/24"),)) for i in range(8)]
+    creates = [create(ip_network(f"10.244.{i}.0/24"), f"n{i}") for i in range(8)]
+    ex, _ = make_executor(fake, concurrency=8)
+    seen: list[ActionResult] = []
+    ex.run(Plan(actions=tuple(creates + claims)), progress=seen.append)
+    kinds = [a.kind for a in fake.calls]
+    assert kinds == [ActionKind.CLAIM] * 8 + [ActionKind.CREATE] * 8
+    assert len(seen) == 16 and all(r.outcome is Outcome.DONE for r in seen)
+    assert len(fake.table("rt-a")) == 8
+
+
+# -- retries by error kind -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("error", "kind"), [(Throttled, "throttled"), (Transient, "transient")])
+def test_retryable_errors_are_retried_then_succeed(error: type[CloudError], kind: str) -> None:
+    fake = FakeProvider(nodes=[node("a")], on_execute=failing(lambda: error("slow down"), times=2))
+    ex, clock = make_executor(fake)
+    [result] = ex.run(Plan(actions=(create(A0, "a"),)))
+    assert (result.outcome, result.attempts, result.error_kind) == (Outcome.DONE, 3, "")
+    assert ex.tally.retries == Counter({kind: 2})
+    assert len(fake.calls) == 3
+    assert len(clock.sleeps) == 2 and all(0 <= s <= 5.0 for s in clock.sleeps)  # backoff, capped by backoff_max
+    assert fake.table("rt-a") == {A0: "a"}
+
+
+@pytest.mark.parametrize("max_attempts", [1, 3, 6])
+def test_retries_are_bounded_by_max_attempts(max_attempts: int) -> None:
+    fake = FakeProvider(nodes=[node("a")], on_execute=failing(lambda: Throttled("RequestLimitExceeded")))
+    ex, _ = make_executor(fake, max_attempts=max_attempts)
+    [result] = ex.run(Plan(actions=(create(A0, "a"),)))
+    assert (result.outcome, result.error_kind, result.attempts) == (Outcome.FAILED, "throttled", max_attempts)
+    assert result.error == "RequestLimitExceeded"
+    assert len(fake.calls) == max_attempts
+    assert sum(ex.tally.retries.values()) == max_attempts - 1
+    assert fake.table("rt-a") == {}
+
+
+def test_a_conflict_is_never_retried() -> None:
+    fake = FakeProvider(nodes=[node("a")], on_execute=failing(lambda: Conflict("RouteAlreadyExists")))
+    ex, clock = make_executor(fake)
+    [result] = ex.run(Plan(actions=(create(A0, "a"),)))
+    assert (result.outcome, result.error_kind, result.attempts) == (Outcome.CONFLICT, "conflict", 1)
+    assert len(fake.calls) == 1 and clock.sleeps == [] and not ex.tally.retries
+
+
+def test_a_real_conflict_from_the_cloud_is_reported_as_such() -> None:
+    fake = FakeProvider(nodes=[node("a"), node("b")], tables={"rt-a": [route("rt-a", A0, "b")]})
+    ex, _ = make_executor(fake)
+    [result] = ex.run(Plan(actions=(create(A0, "a"),)))
+    assert result.outcome is Outcome.CONFLICT and fake.table("rt-a") == {A0: "b"}
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [(QuotaExceeded, "quota-exceeded"), (Denied, "denied"), (Invalid, "invalid"), (CloudError, "error")],
+)
+def test_hard_failures_are_not_retried(error: type[CloudError], kind: str) -> None:
+    fake = FakeProvider(nodes=[node("a")], on_execute=failing(lambda: error("no")))
+    ex, clock = make_executor(fake)
+    [result] = ex.run(Plan(actions=(create(A0, "a"),)))
+    assert (result.outcome, result.error_kind, result.attempts, result.error) == (Outcome.FAILED, kind, 1, "no")
+    assert len(fake.calls) == 1 and clock.sleeps == []
+
+
+def test_the_cloud_quota_wall_is_a_failure_not_a_retry() -> None:
+    fake = FakeProvider(nodes=[node("a"), node("b")], tables={"rt-a": [route("rt-a", A0, "a")]}, limits={"rt-a": 1})
+    ex, _ = make_executor(fake)
+    [result] = ex.run(Plan(actions=(create(A1, "b"),)))
+    assert (result.outcome, result.error_kind, result.attempts) == (Outcome.FAILED, "quota-exceeded", 1)
+
+
+@pytest.mark.parametrize(
+    ("action", "outcome"),
+    [
+        pytest.param(Action(kind=ActionKind.DELETE, table=TableKey("rt-a"), destination=A2), Outcome.DONE,
+                     id="deleting a route already gone is done"),
+        pytest.param(Action(kind=ActionKind.UNCLAIM, node=NodeName("gone")), Outcome.DONE,
+                     id="unclaiming a node already gone is done"),
+        pytest.param(create(A1, "gone"), Outcome.FAILED, id="creating a route to a node that is gone fails"),
+        pytest.param(Action(kind=ActionKind.CLAIM, node=NodeName("gone"), subnets=(A1,)), Outcome.FAILED,
+                     id="claiming for a node that is gone fails"),
+    ],
+)
+def test_not_found(action: Action, outcome: Outcome) -> None:
+    fake = FakeProvider(nodes=[node("a")])
+    ex, _ = make_executor(fake)
+    [result] = ex.run(Plan(actions=(action,)))
+    assert (result.outcome, result.attempts) == (outcome, 1)
+    assert result.error_kind == ("" if outcome is Outcome.DONE else "not-found")
+
+
+@pytest.mark.parametrize("error", [Denied, Conflict, Throttled])
+def test_a_failed_claim_skips_that_nodes_routes_only(error: type[CloudError]) -> None:
+    fake = FakeProvider(
+        nodes=[node("a", forwarding=False), node("b")],
+        tables={"rt-a": [route("rt-a", A2, "a", exact=False)]},
+        on_execute=failing(lambda: error("no"), when=lambda a: a.kind is ActionKind.CLAIM and a.node == "a"),
+    )
+    plan = Plan(actions=(
+        Action(kind=ActionKind.CLAIM, node=NodeName("a"), subnets=(A0,)),
+        Action(kind=ActionKind.CLAIM, node=NodeName("b"), subnets=(A1,)),
+        Action(kind=ActionKind.ENABLE_FORWARDING, node=NodeName("a")),
+        Action(kind=ActionKind.REPLACE, table=TableKey("rt-a"), destination=A2, node=NodeName("a")),
+        create(A0, "a"),
+        create(A1, "b"),
+    ))
+    ex, _ = make_executor(fake, max_attempts=2)
+    results = by_action(ex.run(plan))
+    assert results[(ActionKind.CLAIM, "a", None)].outcome is not Outcome.DONE
+    assert results[(ActionKind.CREATE, "a", A0)].outcome is Outcome.SKIPPED
+    assert results[(ActionKind.CREATE, "a", A0)].attempts == 0
+    assert results[(ActionKind.REPLACE, "a", A2)].outcome is Outcome.SKIPPED
+    assert results[(ActionKind.CREATE, "b", A1)].outcome is Outcome.DONE
+    assert results[(ActionKind.ENABLE_FORWARDING, "a", None)].outcome is Outcome.DONE
+    assert [a.kind for a in fake.calls if a.node == "a"].count(ActionKind.CREATE) == 0
+    assert fake.table("rt-a") == {A1: "b", A2: "a"}
+
+
+# -- the write budget ----------------------------------------------------------------------
+
+def test_bucket_burst_then_rate() -> None:
+    clock = Clock()
+    bucket = TokenBucket(burst=2, rate=1.0, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        bucket.take()
+    assert sum(clock.sleeps) == pytest.approx(3.0)
+    assert bucket.waited == pytest.approx(3.0)
+    assert clock.now == pytest.approx(103.0)
+
+
+def test_bucket_reserves_tokens_for_callers_arriving_together() -> None:
+    # A frozen clock: five callers at the same instant. Each waits until its own token exists.
+    clock = Clock(frozen=True)
+    bucket = TokenBucket(burst=2, rate=1.0, clock=clock, sleep=clock.sleep)
+    threads = [threading.Thread(target=bucket.take) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(clock.sleeps) == pytest.approx([1.0, 2.0, 3.0])
+
+
+def test_bucket_refills_up_to_burst_only() -> None:
+    clock = Clock()
+    bucket = TokenBucket(burst=2, rate=1.0, clock=clock, sleep=clock.sleep)
+    bucket.take()
+    bucket.take()
+    clock.now += 100.0  # a long idle spell refills two tokens, not a hundred
+    for _ in range(3):
+        bucket.take()
+    assert clock.sleeps == pytest.approx([1.0])
+
+
+def test_bucket_at_the_aws_mutating_rate() -> None:
+    clock = Clock()
+    bucket = TokenBucket(burst=50, rate=5.0, clock=clock, sleep=clock.sleep)
+    for _ in range(60):
+        bucket.take()
+    assert sum(clock.sleeps) == pytest.approx(2.0)  # 10 calls past the burst at 5/s
+
+
+@pytest.mark.parametrize(("burst", "rate"), [(0, 1.0), (1, 0.0), (1, -1.0)])
+def test_bucket_refuses_nonsense(burst: int, rate: float) -> None:
+    with pytest.raises(ValueError):
+        TokenBucket(burst=burst, rate=rate)
+
+
+def test_executor_spends_writes_through_the_bucket() -> None:
+    fake = FakeProvider(nodes=[node(f"n{i}") for i in range(5)])
+    ex, clock = make_executor(fake, concurrency=1, burst=2, rate=1.0)
+    results = ex.run(Plan(actions=tuple(create(ip_network(f"10.244.{i}.0/24"), f"n{i}") for i in range(5))))
+    assert all(r.outcome is Outcome.DONE for r in results)
+    assert sum(clock.sleeps) == pytest.approx(3.0)
+    assert ex.tally.bucket_wait_s == pytest.approx(3.0)
+
+
+def test_retries_pay_the_bucket_too() -> None:
+    fake = FakeProvider(nodes=[node("a")], on_execute=failing(lambda: Throttled("slow"), times=2))
+    clock = Clock(frozen=True)  # only bucket debt shows in the sleeps' sum beyond the backoff
+    bucket = TokenBucket(burst=1, rate=1.0, clock=clock, sleep=lambda s: None)
+    ex = Executor(fake, Limits(max_attempts=4, concurrency=1), bucket=bucket, sleep=clock.sleep)
+    [result] = ex.run(Plan(actions=(create(A0, "a"),)))
+    assert result.attempts == 3
+    assert bucket.waited == pytest.approx(1.0 + 2.0)  # three takes from a bucket of one

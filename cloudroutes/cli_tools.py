@@ -25,7 +25,7 @@ def demo(
         from cloudroutes import demo as story
         from cloudroutes import demo_worlds
 
-        builders = {"aws": demo_worlds.aws_world, "gce": getattr(demo_worlds, "gce_world", None)}
+        builders = {"aws": demo_worlds.aws_world, "gce": demo_worlds.gce_world}
         if provider not in builders:
             raise ConfigError(f"--provider must be one of {', '.join(builders)}")
         return story.run(out, builders[provider](nodes))
@@ -34,12 +34,19 @@ def demo(
 
 
 def node_cidr(
-    instance_id: Annotated[str | None, typer.Option("--instance-id", help="Default: this VM, from the metadata service.")] = None,
+    instance_id: Annotated[
+        str | None, typer.Option("--instance-id", help="AWS: i-...; GCE: zone/name. Default: this VM, from the metadata service.")
+    ] = None,
     format_: Annotated[str, typer.Option("--format", help="plain, docker (daemon.json) or cni (bridge config).")] = "plain",
     provider: Annotated[str, typer.Option("--provider", envvar="CLOUDROUTES_PROVIDER", help="aws or gce.")] = "aws",
     imds: Annotated[
-        str, typer.Option("--imds", envvar="CLOUDROUTES_IMDS_URL", help="Metadata service base URL (tests, labs).")
-    ] = "http://169.254.169.254",
+        str,
+        typer.Option(
+            "--imds",
+            envvar="CLOUDROUTES_IMDS_URL",
+            help="Metadata service base URL [default: http://169.254.169.254 on AWS, http://metadata.google.internal on GCE].",
+        ),
+    ] = "",
     region: Annotated[str, typer.Option("--region", help="AWS region; default from the environment or metadata.")] = "",
 ) -> None:
     """Print this VM's pod subnet from the cloud ledger. Exit 3 while none is assigned yet."""
@@ -51,9 +58,9 @@ def node_cidr(
         if format_ not in nodecidr.FORMATS:
             raise ConfigError(f"--format must be one of {', '.join(nodecidr.FORMATS)}")
         if provider == "aws":
-            subnets = nodecidr.aws_subnets(instance_id, region=region, imds=imds)
+            subnets = nodecidr.aws_subnets(instance_id, region=region, imds=imds or nodecidr.DEFAULT_IMDS)
         elif provider == "gce":
-            subnets = nodecidr.gce_subnets(instance_id)
+            subnets = nodecidr.gce_subnets(instance_id, metadata=imds or nodecidr.DEFAULT_GCE_METADATA)
         else:
             raise ConfigError("--provider must be aws or gce")
         out.print(nodecidr.render(subnets, format_), markup=False, highlight=False)

@@ -14,7 +14,8 @@ from rich.console import Console
 from cloudroutes import config as config_mod
 from cloudroutes.errors import EXIT_FAILED, EXIT_USAGE, CloudError, CloudroutesError
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped or logged output gets room for full ids and CIDRs instead of rich's 80-column default.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)
 
 

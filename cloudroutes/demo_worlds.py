@@ -55,3 +55,47 @@ def aws_world(nodes: int = 6) -> World:
         stop=sim.stop,
     )
 
+
+
+GCE_CONFIG = """\
+provider = "gce"
+[cluster]
+name = "demo"
+cidr = "10.244.0.0/16"
+[gce]
+project = "demo-project"
+network = "default"
+fix_forwarding = true
+endpoint = "{endpoint}"
+"""
+
+
+def gce_world(nodes: int = 6) -> World:
+    """Network 'default' with a subnet and the internet default route, nodes over two zones."""
+    from cloudroutes.providers.gce import GceProvider
+    from cloudroutes.sim.gce import ComputeSim, seed_demo
+
+    sim = ComputeSim(project="demo-project", op_seconds=0.05).start()
+    seed_demo(sim, nodes)
+    text = GCE_CONFIG.format(endpoint=sim.endpoint)
+    cfg = config_mod.from_text(text, source="demo")
+    born = iter(range(nodes + 1, nodes + 100))
+
+    def churn() -> str:
+        sim.delete_instance("us-central1-a", "node-1")
+        names = [f"node-{next(born)}" for _ in range(2)]
+        for name, zone in zip(names, ("us-central1-a", "us-central1-b"), strict=True):
+            sim.add_instance(name, zone=zone, labels={"cloudroutes-cluster": "demo"})
+        return f"Deleted us-central1-a/node-1; created {', '.join(names)}."
+
+    def foreign_intact() -> bool:
+        return any(r["name"] == "default-route-internet" and r["destRange"] == "0.0.0.0/0" for r in sim.routes())
+
+    return World(
+        config=cfg,
+        config_text=text,
+        provider=GceProvider(cfg),
+        churn=churn,
+        foreign_intact=foreign_intact,
+        stop=sim.stop,
+    )

@@ -110,15 +110,18 @@ class ActionKind(enum.StrEnum):
 
 
 WRITE_ORDER = (
-    ActionKind.CLAIM,
     ActionKind.ENABLE_FORWARDING,
+    ActionKind.CLAIM,
     ActionKind.DELETE,
     ActionKind.REPLACE,
     ActionKind.CREATE,
     ActionKind.UNCLAIM,
 )
 """Phases of an apply. Claims land before routes, so the VM's ledger never trails the route
-table; deletes run before creates, so a subnet that moves is free before it is taken again."""
+table; deletes run before creates, so a subnet that moves is free before it is taken again.
+Forwarding goes first: on GCE it is a whole-instance PUT guarded by the instance fingerprint,
+which a label write would change under it; a label write is guarded only by the label
+fingerprint, which the PUT leaves alone."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

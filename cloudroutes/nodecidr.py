@@ -16,6 +16,7 @@ from cloudroutes.errors import CloudroutesError, ConfigError, NotFound
 from cloudroutes.model import IPNetwork
 
 DEFAULT_IMDS = "http://169.254.169.254"
+DEFAULT_GCE_METADATA = "http://metadata.google.internal"
 FORMATS = ("plain", "docker", "cni")
 
 
@@ -61,6 +62,46 @@ def aws_subnets(instance_id: str | None, *, region: str = "", imds: str = DEFAUL
     subnets = tuple(ip_network(tags[key]) for key in (CIDR_TAG, CIDR_TAG_V6) if key in tags)
     if not subnets:
         raise NotAssigned(f"{instance_id} has no subnet yet (tag {CIDR_TAG} not set); retry after cloudroutes apply")
+    return subnets
+
+
+def gce_metadata(base: str, path: str, *, timeout: float = 2.0) -> str:
+    request = urllib.request.Request(f"{base}/computeMetadata/v1/{path}", headers={"Metadata-Flavor": "Google"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return str(response.read().decode()).strip()
+    except OSError as exc:
+        raise ConfigError(f"metadata server at {base} did not answer {path}: {exc}") from None
+
+
+def gce_subnets(
+    instance: str | None, *, project: str = "", endpoint: str = "", metadata: str = DEFAULT_GCE_METADATA
+) -> tuple[IPNetwork, ...]:
+    """`instance` is zone/name; without it, this VM's own, from the metadata server."""
+    from cloudroutes.providers import gce_names as names
+    from cloudroutes.providers.gce_api import ComputeApi
+
+    if instance:
+        zone, _, name = instance.rpartition("/")
+        if not zone:
+            raise ConfigError("on GCE --instance-id takes zone/name, e.g. us-central1-a/node-1")
+    else:
+        zone = gce_metadata(metadata, "instance/zone").rsplit("/", 1)[-1]
+        name = gce_metadata(metadata, "instance/name")
+    project = project or os.environ.get("CLOUDROUTES_GCE_PROJECT") or gce_metadata(metadata, "project/project-id")
+    api = ComputeApi(project, endpoint or os.environ.get("CLOUDROUTES_GCE_ENDPOINT", ""))
+    try:
+        found = api.call("instances.get", api.instances.get, project=project, zone=zone, instance=name)
+    except NotFound:
+        raise ConfigError(f"instance {zone}/{name} not found in project {project}") from None
+    labels = dict(found.labels)
+    subnets = tuple(
+        s
+        for key, version in ((names.CIDR_LABEL, 4), (names.CIDR_LABEL_V6, 6))
+        if (s := names.parse_label(labels.get(key), version))
+    )
+    if not subnets:
+        raise NotAssigned(f"{zone}/{name} has no subnet yet (label {names.CIDR_LABEL} not set); retry after cloudroutes apply")
     return subnets
 
 

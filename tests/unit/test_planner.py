@@ -101,7 +101,7 @@ FOREIGN, QUOTA, FWD_OFF, EXHAUSTED = ProblemKind.FOREIGN, ProblemKind.QUOTA, Pro
 ROWS = [
     # ours
     pytest.param(dict(nodes=[node("a", forwarding=False)]), V4,
-                 [claim("a", A0), fwd("a"), create("rt-a", A0, "a")], [],
+                 [fwd("a"), claim("a", A0), create("rt-a", A0, "a")], [],
                  id="ours: a new node gets a claim, forwarding and a route"),
     pytest.param(dict(nodes=[node("a", recorded=[A0])], routes=[route("rt-a", A0, "a")]), V4, [], [],
                  id="ours: a converged node needs nothing"),

@@ -52,6 +52,15 @@ def serve_forever(
         seed_demo(sim, nodes)
         print(f"export CLOUDROUTES_GCE_ENDPOINT={sim.endpoint}", file=out)
         print(f"export CLOUDROUTES_GCE_PROJECT={project}", file=out)
+        # What the product needs besides the emulator's address, so the printed lines are all a shell needs.
+        for key, value in (
+            ("CLOUDROUTES_PROVIDER", "gce"),
+            ("CLOUDROUTES_CLUSTER_NAME", CLUSTER_LABEL["cloudroutes-cluster"]),
+            ("CLOUDROUTES_CLUSTER_CIDR", "10.244.0.0/16"),
+            ("CLOUDROUTES_GCE_NETWORK", "default"),
+            ("CLOUDROUTES_GCE_FIX_FORWARDING", "true"),
+        ):
+            print(f"export {key}={value}", file=out)
         out.flush()
         waiter = stop or threading.Event()
         # Wake up periodically: a plain wait() would delay Ctrl-C on some platforms.

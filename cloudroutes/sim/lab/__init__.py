@@ -1,0 +1,35 @@
+"""The lab: a real Linux data plane in network namespaces that behaves like an AWS VPC.
+
+`up()` builds one namespace per VM (with a cbr0 bridge and two containers) around a fabric
+namespace that plays the VPC router, and starts a detached daemon holding the embedded EC2 cloud.
+The daemon programs the fabric from the cloud's route table and source/destination checks only,
+and boots each VM's pod network with the product's own `cloudroutes node-cidr`. `verify()` then
+proves the Kubernetes requirements with real TCP; `down()` removes everything.
+
+Imports nothing of cloudroutes outside cloudroutes.sim: the lab judges the product from outside.
+"""
+
+from __future__ import annotations
+
+from cloudroutes.sim.lab.errors import LabError
+from cloudroutes.sim.lab.lifecycle import down, host_problem, up
+from cloudroutes.sim.lab.matrix import EXIT_FAILED, EXIT_OK, Check, CheckKind, Matrix
+from cloudroutes.sim.lab.probe import verify
+from cloudroutes.sim.lab.state import DEFAULT_STATE_DIR, LabInfo, VmInfo, read_state
+
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "Check",
+    "CheckKind",
+    "LabError",
+    "LabInfo",
+    "Matrix",
+    "VmInfo",
+    "down",
+    "host_problem",
+    "read_state",
+    "up",
+    "verify",
+]

@@ -1,0 +1,130 @@
+"""The part of each VM's boot that learns its pod subnet from the cloud and sets up cbr0.
+
+It runs the product's own command inside the VM's namespace, exactly as a node would at boot:
+`cloudroutes node-cidr --instance-id ID` against the cloud at the metadata address. Exit 0 with
+a subnet on stdout means "configure the bridge and the containers"; exit 3 means "not assigned
+yet", and the next round asks again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from ipaddress import IPv4Network
+from pathlib import Path
+
+from cloudroutes.sim.lab import names, topology
+from cloudroutes.sim.lab.cloud import CREDENTIALS
+from cloudroutes.sim.lab.cloudview import Tags
+from cloudroutes.sim.lab.names import VmSpec
+
+log = logging.getLogger(__name__)
+
+# Placeholders: {python} is this interpreter, {instance_id} the VM's instance.
+DEFAULT_NODE_CIDR_ARGV = ("{python}", "-m", "cloudroutes", "node-cidr", "--instance-id", "{instance_id}")
+NOT_ASSIGNED = 3
+COMMAND_TIMEOUT_S = 30.0
+RETRY_S = 5.0  # ask again this long after an unchanged "not assigned" (or an error)
+# The directory that holds the `cloudroutes` package, so `python -m cloudroutes` run from inside
+# a VM namespace finds the same code as the daemon, installed or not.
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
+
+
+def node_environment(config_path: Path | None = None) -> dict[str, str]:
+    """The environment of a node's boot command: the cloud at the metadata address, lab credentials."""
+    env = dict(os.environ)
+    env.update(CREDENTIALS, AWS_ENDPOINT_URL=names.METADATA_ENDPOINT)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    if config_path is not None:
+        env["CLOUDROUTES_CONFIG"] = str(config_path)
+    return env
+
+
+class BootAgent:
+    def __init__(
+        self, vms: Sequence[VmSpec], instance_ids: Mapping[str, str], argv: Sequence[str],
+        env: Mapping[str, str],
+    ) -> None:
+        self._vms = tuple(vms)
+        self._instance_ids = dict(instance_ids)  # vm name -> instance id
+        self._argv = tuple(argv)
+        self._env = dict(env)
+        self._configured: dict[str, IPv4Network] = {}
+        self._last_error: dict[str, str] = {}
+        self._asked: dict[str, tuple[Tags | None, float]] = {}  # vm name -> (its tags then, when)
+
+    def pending(self) -> list[VmSpec]:
+        return [vm for vm in self._vms if vm.name not in self._configured]
+
+    def run_once(self, tags: Mapping[str, Tags] | None = None) -> None:
+        """Ask, all at once, for every waiting VM that is due.
+
+        A VM is due when it never asked, when its instance's tags changed since it last asked (the
+        controller may just have recorded its subnet), or RETRY_S after its last ask. Each ask
+        starts a Python with boto3 (~0.3 s of CPU), so asking blindly twice a second per VM would
+        keep a 2-core machine busy while the lab waits for `cloudroutes apply`.
+        """
+        tags = tags or {}
+        now = time.monotonic()
+        due = [vm for vm in self.pending() if self._due(vm, tags.get(self._instance_ids[vm.name]), now)]
+        running = [(vm, self._start(vm)) for vm in due]
+        for vm, proc in running:
+            self._asked[vm.name] = (tags.get(self._instance_ids[vm.name]), now)
+            try:
+                out, err = proc.communicate(timeout=COMMAND_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+            self._handle(vm, proc.returncode, out, err)
+
+    def _due(self, vm: VmSpec, tags: Tags | None, now: float) -> bool:
+        if vm.name not in self._asked:
+            return True
+        asked_tags, asked_at = self._asked[vm.name]
+        return tags != asked_tags or now - asked_at >= RETRY_S
+
+    def _start(self, vm: VmSpec) -> subprocess.Popen[str]:
+        # str.replace, not str.format: an argv item may be a script with braces of its own.
+        argv = [
+            a.replace("{python}", sys.executable).replace("{instance_id}", self._instance_ids[vm.name])
+            for a in self._argv
+        ]
+        return subprocess.Popen(
+            ["ip", "netns", "exec", vm.namespace, *argv], env=self._env, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+
+    def _handle(self, vm: VmSpec, code: int, out: str, err: str) -> None:
+        if code == NOT_ASSIGNED:
+            return
+        subnet = _parse_subnet(out) if code == 0 else None
+        if subnet is None:
+            self._note_error(vm, f"exit {code}: {(err or out).strip()[-500:]}")
+            return
+        try:
+            topology.configure_pods(vm, subnet)
+        except Exception as exc:  # noqa: BLE001 - reported and retried next round
+            self._note_error(vm, f"configuring {subnet}: {exc}")
+            return
+        self._configured[vm.name] = subnet
+        log.info("boot: %s has pod subnet %s; cbr0 and containers configured", vm.name, subnet)
+
+    def _note_error(self, vm: VmSpec, message: str) -> None:
+        # Asked again and again: log a message once, not on every ask.
+        if self._last_error.get(vm.name) != message:
+            self._last_error[vm.name] = message
+            log.warning("boot: %s: %s", vm.name, message)
+
+
+def _parse_subnet(out: str) -> IPv4Network | None:
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    try:
+        subnet = IPv4Network(lines[-1]) if lines else None
+    except ValueError:
+        return None
+    # The bridge takes .1 and the containers .10 and up: anything smaller cannot hold them.
+    return subnet if subnet is not None and subnet.prefixlen <= 27 else None

@@ -1,0 +1,94 @@
+"""The lab's cloud: start the embedded EC2, seed the lab's VPC, read back what the fabric follows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cloudroutes.sim.lab import names
+from cloudroutes.sim.lab.cloudview import CloudView, view_from_ec2
+from cloudroutes.sim.lab.names import VmSpec
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab", "AWS_DEFAULT_REGION": names.REGION}
+CLUSTER_TAG = f"kubernetes.io/cluster/{names.CLUSTER}"
+IMAGE_ID = "ami-12c6146b"  # moto's default AMI; any id the embedded cloud knows will do
+
+
+class RunningCloud(Protocol):
+    """What the lab needs of a cloud: where it listens, and how to stop it."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+def start_cloud() -> RunningCloud:
+    """The one seam that picks the embedded cloud: the product's EC2 sim (moto plus the AWS rules
+    moto lacks). Plain moto would be `ThreadedMotoServer(ip_address="127.0.0.1", port=0)` started
+    here, with the werkzeug logger set to ERROR."""
+    from cloudroutes.sim.ec2 import Ec2Sim
+
+    return Ec2Sim().start()
+
+
+def forget_calls(cloud: RunningCloud) -> None:
+    """Empty the sim's call log, if it keeps one: the lab reads the cloud ten times a second and,
+    unlike a test, never looks at the log, which would otherwise grow for as long as the lab is up."""
+    reset = getattr(cloud, "reset_calls", None)
+    if reset is not None:
+        reset()
+
+
+def ec2_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "ec2", endpoint_url=endpoint, region_name=names.REGION,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Seeded:
+    vpc_id: str
+    subnet_id: str
+    route_table_id: str
+    instance_ids: tuple[str, ...]
+    eni_ids: tuple[str, ...]
+
+
+def _tags(kind: str, **tags: str) -> list[dict[str, Any]]:
+    return [{"ResourceType": kind, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+
+
+def seed(ec2: Any, vms: Sequence[VmSpec]) -> Seeded:
+    """The VPC the lab emulates: one subnet, one cluster-owned route table, one instance per VM."""
+    owned = {CLUSTER_TAG: "owned"}
+    vpc_id = ec2.create_vpc(CidrBlock=str(names.VPC_CIDR))["Vpc"]["VpcId"]
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock=str(names.SUBNET_CIDR))["Subnet"]["SubnetId"]
+    table_id = ec2.create_route_table(VpcId=vpc_id, TagSpecifications=_tags("route-table", **owned))[
+        "RouteTable"]["RouteTableId"]
+    ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id)
+    instances = [
+        ec2.run_instances(
+            ImageId=IMAGE_ID, InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=subnet_id,
+            PrivateIpAddress=str(vm.address), TagSpecifications=_tags("instance", Name=vm.name, **owned),
+        )["Instances"][0]
+        for vm in vms
+    ]
+    return Seeded(
+        vpc_id=vpc_id, subnet_id=subnet_id, route_table_id=table_id,
+        instance_ids=tuple(i["InstanceId"] for i in instances),
+        eni_ids=tuple(i["NetworkInterfaces"][0]["NetworkInterfaceId"] for i in instances),
+    )
+
+
+def observe(ec2: Any, vpc_id: str, subnet_id: str) -> CloudView:
+    """One look at the cloud: the VPC's tables and instances (two calls, filtered client-side)."""
+    vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    tables = ec2.describe_route_tables(Filters=vpc)["RouteTables"]
+    reservations = ec2.describe_instances(Filters=vpc)["Reservations"]
+    return view_from_ec2(tables, reservations, subnet_id)

@@ -1,0 +1,161 @@
+"""The lab daemon: the cloud, the fabric that follows it, and the VMs' boot agent, in one process.
+
+Started detached by `lab up` (`python -m cloudroutes.sim.lab.daemon --state-dir D --nodes N`),
+stopped by `lab down` with SIGTERM. It must outlive `lab up`, because the cloud lives in it: the
+user runs `cloudroutes apply` against it between `lab up` and `lab verify`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cloudroutes.sim.lab import cloud, fabric, names, state
+from cloudroutes.sim.lab.bootagent import DEFAULT_NODE_CIDR_ARGV, BootAgent, node_environment
+from cloudroutes.sim.lab.cloudview import CloudView
+from cloudroutes.sim.lab.fabric_kernel import KernelFabric
+from cloudroutes.sim.lab.metadata import MetadataRelay
+from cloudroutes.sim.lab.names import VmSpec
+
+log = logging.getLogger("cloudroutes.lab")
+
+SYNC_INTERVAL_S = 0.2  # how stale the fabric may be; two cheap EC2 reads and two netlink dumps a round
+BOOT_INTERVAL_S = 0.5  # how often the boot agent looks for a waiting VM that is due (bootagent.RETRY_S)
+
+
+def sync_fabric(view: CloudView, kernel: KernelFabric, vms: Sequence[VmSpec]) -> None:
+    """Make crlab-fab match the cloud: a diff against the kernel, so a quiet round writes nothing."""
+    change = fabric.diff(kernel.read(), fabric.desired_fabric(view, vms))
+    if change:
+        for error in kernel.apply(change):
+            log.warning("fabric: %s", error)
+        log.info("fabric: %s", describe(change))
+
+
+def describe(change: fabric.FabricDiff) -> str:
+    parts = [f"-route {r.destination}" for r in change.delete_routes]
+    parts += [f"route {r.destination} {f'via {r.gateway}' if r.gateway else 'blackhole'}" for r in change.set_routes]
+    parts += [f"-rule {r.priority}" for r in change.delete_rules]
+    parts += [f"+rule {r.priority} iif {r.iif} {r.action}" for r in change.add_rules]
+    return "; ".join(parts)
+
+
+def _loop(stop: threading.Event, interval: float, what: str, step: Callable[[], None]) -> None:
+    last = ""
+    while not stop.is_set():
+        try:
+            step()
+            last = ""
+        except Exception as exc:  # noqa: BLE001 - a daemon keeps going; the log says what failed
+            if str(exc) != last:
+                log.warning("%s: %s: %s", what, type(exc).__name__, exc)
+                last = str(exc)
+        stop.wait(interval)
+
+
+class LabDaemon:
+    """Owns the cloud, the fabric's netlink socket and the metadata relay; runs the two loops."""
+
+    def __init__(self, state_dir: Path, nodes: int, node_cidr_argv: Sequence[str]) -> None:
+        self.vms = names.vm_specs(nodes)
+        self.kernel = KernelFabric()  # before any thread exists: pyroute2 forks to enter the namespace
+        self.cloud = cloud.start_cloud()
+        self.relay: MetadataRelay | None = None
+        self.ec2 = cloud.ec2_client(self.cloud.endpoint)
+        self.seeded = cloud.seed(self.ec2, self.vms)
+        self.info = _lab_info(state_dir, self.cloud.endpoint, self.seeded, self.vms)
+        self.agent = BootAgent(
+            self.vms, {vm.name: vm.instance_id for vm in self.info.vms}, node_cidr_argv,
+            node_environment(self.info.config_path),
+        )
+        self.latest: CloudView | None = None  # the sync loop's last look, shared with the boot agent
+
+    def sync(self) -> None:
+        view = cloud.observe(self.ec2, self.seeded.vpc_id, self.seeded.subnet_id)
+        sync_fabric(view, self.kernel, self.vms)
+        self.latest = view
+        cloud.forget_calls(self.cloud)
+
+    def boot(self) -> None:
+        if self.latest is not None and self.agent.pending():
+            self.agent.run_once({i.instance_id: i.tags for i in self.latest.instances})
+
+    def run(self, stop: threading.Event) -> None:
+        self.relay = MetadataRelay(self.cloud.endpoint)
+        self.relay.start()
+        threading.Thread(target=_loop, args=(stop, BOOT_INTERVAL_S, "boot", self.boot), name="boot-agent",
+                         daemon=True).start()
+        state.write_state(self.info)
+        log.info("lab up: cloud %s, vpc %s, table %s, %d VMs", self.info.endpoint, self.info.vpc_id,
+                 self.info.route_table_id, len(self.vms))
+        _loop(stop, SYNC_INTERVAL_S, "fabric sync", self.sync)
+
+    def close(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        self.kernel.close()
+        self.cloud.stop()
+        log.info("lab daemon stopped")
+
+
+def _lab_info(state_dir: Path, endpoint: str, seeded: cloud.Seeded, vms: Sequence[VmSpec]) -> state.LabInfo:
+    return state.LabInfo(
+        state_dir=state_dir, endpoint=endpoint, vpc_id=seeded.vpc_id, subnet_id=seeded.subnet_id,
+        route_table_id=seeded.route_table_id, daemon_pid=os.getpid(),
+        vms=tuple(
+            state.VmInfo(
+                name=vm.name, namespace=vm.namespace, address=str(vm.address), instance_id=instance_id,
+                eni_id=eni_id, fabric_link=vm.fabric_link, containers=vm.containers,
+            )
+            for vm, instance_id, eni_id in zip(vms, seeded.instance_ids, seeded.eni_ids, strict=True)
+        ),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cloudroutes.sim.lab.daemon")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--node-cidr-argv", default=json.dumps(DEFAULT_NODE_CIDR_ARGV),
+                        help="JSON list; {python} and {instance_id} are filled in")
+    parser.add_argument("--detach", action="store_true", help="fork; the parent exits at once")
+    args = parser.parse_args(argv)
+    # The pid file is there before `lab up` gets control back (with --detach the forking parent
+    # writes it), so a `lab down` racing a slow start always finds the daemon it has to stop.
+    if args.detach:
+        child = os.fork()  # before any thread exists, so the fork is safe
+        if child:
+            state.write_atomic(args.state_dir / state.PID_FILE, f"{child}\n")
+            os._exit(0)
+    else:
+        state.write_atomic(args.state_dir / state.PID_FILE, f"{os.getpid()}\n")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        daemon = LabDaemon(args.state_dir, args.nodes, json.loads(args.node_cidr_argv))
+    except Exception:
+        log.exception("lab daemon failed to start")
+        return 1
+    stop = threading.Event()
+    # Until here SIGTERM kills at once (nothing to save); from here on it ends the loops cleanly.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        daemon.run(stop)
+    except Exception:
+        log.exception("lab daemon failed")
+        return 1
+    finally:
+        daemon.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The lab's state directory: what `up` made, for `verify`, `down` and the user's shell.
+
+Files (all in the state dir, default /run/cloudroutes-lab):
+- state.json: LabInfo as JSON, written by the daemon once everything is up;
+- daemon.pid: the daemon's pid, written first thing, so `down` can stop a daemon that died half-way;
+- daemon.log: the daemon's log (fabric changes, boot agent, errors);
+- cloudroutes.toml: a cloudroutes config for the lab's cluster and VPC.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cloudroutes.sim.lab import names
+from cloudroutes.sim.lab.cloud import CREDENTIALS
+from cloudroutes.sim.lab.errors import LabError
+
+DEFAULT_STATE_DIR = Path("/run/cloudroutes-lab")
+STATE_FILE = "state.json"
+PID_FILE = "daemon.pid"
+LOG_FILE = "daemon.log"
+CONFIG_FILE = "cloudroutes.toml"
+OUR_FILES = (STATE_FILE, PID_FILE, LOG_FILE, CONFIG_FILE, f"{STATE_FILE}.tmp")
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VmInfo:
+    name: str
+    namespace: str
+    address: str
+    instance_id: str
+    eni_id: str
+    fabric_link: str
+    containers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabInfo:
+    state_dir: Path
+    endpoint: str
+    vpc_id: str
+    subnet_id: str
+    route_table_id: str
+    daemon_pid: int
+    vms: tuple[VmInfo, ...]
+    fabric_namespace: str = names.FABRIC_NS
+    metadata_endpoint: str = names.METADATA_ENDPOINT
+    region: str = names.REGION
+    cluster: str = names.CLUSTER
+    cluster_cidr: str = str(names.CLUSTER_CIDR)
+
+    @property
+    def config_path(self) -> Path:
+        return self.state_dir / CONFIG_FILE
+
+    def environment(self) -> dict[str, str]:
+        """What a user's shell (or a subprocess) needs to run cloudroutes against the lab."""
+        return {"AWS_ENDPOINT_URL": self.endpoint, **CREDENTIALS, "CLOUDROUTES_CONFIG": str(self.config_path)}
+
+    def exports(self) -> str:
+        return "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in self.environment().items())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state_dir"] = str(self.state_dir)
+        return {"version": FORMAT_VERSION, **data}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LabInfo:
+        data = {k: v for k, v in data.items() if k != "version"}
+        vms = tuple(VmInfo(**{**vm, "containers": tuple(vm["containers"])}) for vm in data.pop("vms"))
+        return cls(**{**data, "state_dir": Path(data["state_dir"]), "vms": vms})
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Readers poll for these files: they must never see half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_state(info: LabInfo) -> None:
+    write_atomic(info.state_dir / STATE_FILE, json.dumps(info.to_json(), indent=2) + "\n")
+
+
+def read_state(state_dir: Path) -> LabInfo:
+    path = Path(state_dir) / STATE_FILE
+    try:
+        return LabInfo.from_json(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise LabError(f"no lab state at {path}: run `lab up` first") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise LabError(f"unreadable lab state at {path}: {exc}") from exc
+
+
+def config_text(info: LabInfo) -> str:
+    return (
+        'provider = "aws"\n\n'
+        "[cluster]\n"
+        f'name = "{info.cluster}"\n'
+        f'cidr = "{info.cluster_cidr}"\n\n'
+        "[aws]\n"
+        f'region = "{info.region}"\n'
+        f'vpc_id = "{info.vpc_id}"\n'
+    )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
-from cloudroutes.clikit import OutputOpt, Output, err, guarded, out, setup_logging
-from cloudroutes.errors import EXIT_OK, ConfigError
+from cloudroutes.clikit import Output, OutputOpt, err, fail, guarded, out, setup_logging
+from cloudroutes.errors import EXIT_FAILED, EXIT_OK, EXIT_PENDING, ConfigError
 
 lab_app = typer.Typer(help="A real data plane in network namespaces that follows the embedded cloud (root, Linux).")
 
@@ -115,57 +117,71 @@ def sim_gce(
     gce.serve_forever(nodes=nodes, port=port, out=out.file)
 
 
+StateDirOpt = Annotated[
+    str, typer.Option("--state-dir", envvar="CLOUDROUTES_LAB_DIR", help="Where the lab keeps its state and config.")
+]
+DEFAULT_LAB_DIR = "/run/cloudroutes-lab"
+
+
+def _lab(step: Callable[[Any], int]) -> None:
+    """Lab commands need root and Linux; a lab problem is one line and exit 1, a host problem exit 2."""
+
+    def body() -> int:
+        from cloudroutes.sim import lab
+
+        problem = lab.host_problem()
+        if problem:
+            raise ConfigError(f"the lab cannot run here: {problem}")
+        try:
+            return step(lab)
+        except lab.LabError as exc:
+            fail(str(exc), EXIT_FAILED)
+
+    guarded(body)
+
+
 @lab_app.command("up")
 def lab_up(
-    nodes: Annotated[int, typer.Option("--nodes", min=1, max=20)] = 3,
-    provider: Annotated[str, typer.Option("--provider")] = "aws",
-    state_dir: Annotated[str, typer.Option("--state-dir", envvar="CLOUDROUTES_LAB_DIR")] = "/run/cloudroutes-lab",
+    nodes: Annotated[int, typer.Option("--nodes", min=1, max=20, help="VMs (instances) in the lab.")] = 3,
+    provider: Annotated[str, typer.Option("--provider", help="The embedded cloud the fabric follows.")] = "aws",
+    state_dir: StateDirOpt = DEFAULT_LAB_DIR,
 ) -> None:
     """Start the embedded cloud and build the namespace fabric; prints what to export."""
     setup_logging(False)
 
-    def body() -> int:
-        from cloudroutes.sim import lab
-
+    def step(lab: Any) -> int:
         if provider != "aws":
-            raise ConfigError("the lab runs on the embedded AWS cloud for now (--provider aws)")
+            raise ConfigError("the lab follows the embedded AWS cloud only, for now (--provider aws)")
         info = lab.up(nodes=nodes, state_dir=state_dir)
         out.print(info.exports(), markup=False, highlight=False)
+        err.print(f"lab up: {nodes} VM(s); run: eval \"$(cloudroutes lab up)\" to export, then cloudroutes apply --yes")
         return EXIT_OK
 
-    guarded(body)
+    _lab(step)
 
 
 @lab_app.command("verify")
-def lab_verify(
-    output: OutputOpt = Output.text,
-    state_dir: Annotated[str, typer.Option("--state-dir", envvar="CLOUDROUTES_LAB_DIR")] = "/run/cloudroutes-lab",
-) -> None:
+def lab_verify(output: OutputOpt = Output.text, state_dir: StateDirOpt = DEFAULT_LAB_DIR) -> None:
     """Real TCP across the fabric: every check must see the client's own address. Exit 3 if any fails."""
     setup_logging(False)
 
-    def body() -> int:
-        from cloudroutes.sim import lab
-
+    def step(lab: Any) -> int:
         matrix = lab.verify(state_dir=state_dir)
-        out.print(matrix.to_json() if output is Output.json else matrix.to_text(), markup=False, highlight=False)
-        return EXIT_OK if matrix.ok else 3
+        text = json.dumps(matrix.to_json(), indent=2) if output is Output.json else matrix.to_text()
+        out.print(text, markup=False, highlight=False)
+        return EXIT_OK if matrix.ok else EXIT_PENDING
 
-    guarded(body)
+    _lab(step)
 
 
 @lab_app.command("down")
-def lab_down(
-    state_dir: Annotated[str, typer.Option("--state-dir", envvar="CLOUDROUTES_LAB_DIR")] = "/run/cloudroutes-lab",
-) -> None:
+def lab_down(state_dir: StateDirOpt = DEFAULT_LAB_DIR) -> None:
     """Remove every namespace and link the lab made, by name, and stop its cloud."""
     setup_logging(False)
 
-    def body() -> int:
-        from cloudroutes.sim import lab
-
-        lab.down(state_dir=state_dir)
+    def step(lab: Any) -> int:
+        removed = lab.down(state_dir=state_dir)
+        err.print(f"lab down: removed {len(removed)} item(s)")
         return EXIT_OK
 
-    guarded(body)
-
+    _lab(step)

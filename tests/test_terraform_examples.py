@@ -1,0 +1,64 @@
+"""terraform-examples/ stay formatted, valid where a provider plugin is at hand, and in step with
+the names the product reads (tags, labels, IAM actions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cloudroutes.providers import aws, gce_names
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "terraform-examples"
+PLUGIN_DIR = Path(os.environ.get("CLOUDROUTES_TF_PLUGIN_DIR", "/opt/tf-plugins"))
+TERRAFORM = shutil.which("terraform")
+ENV = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+
+
+def needs_terraform() -> None:
+    if TERRAFORM is None:
+        print("skipping: no terraform binary on this machine")
+        pytest.skip("no terraform binary on this machine")
+
+
+def test_examples_are_formatted():
+    needs_terraform()
+    result = subprocess.run([TERRAFORM, "fmt", "-check", "-recursive", str(EXAMPLES)], env=ENV, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_aws_example_validates_with_a_local_provider(tmp_path):
+    needs_terraform()
+    if not (PLUGIN_DIR / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+        print(f"skipping: no hashicorp/aws plugin under {PLUGIN_DIR} (no registry access here)")
+        pytest.skip(f"no hashicorp/aws plugin under {PLUGIN_DIR}")
+    work = tmp_path / "aws"
+    shutil.copytree(EXAMPLES / "aws", work)
+    init = subprocess.run(
+        [TERRAFORM, "init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"], cwd=work, env=ENV, capture_output=True, text=True
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
+    validate = subprocess.run([TERRAFORM, "validate", "-json"], cwd=work, env=ENV, capture_output=True, text=True)
+    assert json.loads(validate.stdout)["valid"], validate.stdout
+
+
+def test_aws_example_speaks_the_products_names():
+    text = (EXAMPLES / "aws" / "main.tf").read_text()
+    assert aws.CIDR_TAG in text and aws.CIDR_TAG_V6 in text
+    assert "kubernetes.io/cluster/${var.cluster}" in text
+    readme = (ROOT / "README.md").read_text()
+    iam = json.loads(re.search(r"```json\n(\{\n  \"Version\".*?)\n```", readme, re.S).group(1))  # type: ignore[union-attr]
+    documented = set(iam["Statement"][0]["Action"])
+    assert set(re.findall(r'"((?:ec2|servicequotas):\w+)"', text)) == documented
+
+
+def test_gce_example_speaks_the_products_names():
+    text = (EXAMPLES / "gce" / "main.tf").read_text()
+    assert gce_names.CIDR_LABEL in text and gce_names.CIDR_LABEL_V6 in text
+    assert f"{gce_names.CLUSTER_LABEL} = var.cluster" in text

@@ -149,6 +149,11 @@ class Ec2Sim:
             config=Config(retries={"total_max_attempts": 1}),
         )
 
+    def set_write_bucket(self, bucket: tuple[int, float] | None) -> None:
+        """Arm (or disarm) EC2's mutating-call bucket, e.g. after seeding, which it would throttle."""
+        with self._lock:
+            self._bucket = _Bucket(*bucket) if bucket else None
+
     def set_launch_time(self, instance_id: str, when: Any) -> None:
         """EC2 reports launch times to the second; tests that need an order set it outright."""
         rules._instance(self.region, instance_id).launch_time = when

@@ -264,3 +264,23 @@ def test_throttling_is_retried_within_a_bound(world):
     assert report.retries["throttled"] > 0
     throttled = [c for c in world.sim.writes() if c.status == 503]
     assert len(throttled) == report.retries["throttled"]
+
+
+def test_dual_stack_gives_each_node_one_block_per_family(world):
+    world.ec2.associate_vpc_cidr_block(VpcId=world.seed.vpc_id, AmazonProvidedIpv6CidrBlock=True)
+    nodes = ec2_seed.launch(world.ec2, world.seed, 2)
+
+    report = converge(world, cidr='["10.244.0.0/16", "fd00:10:244::/56"]')
+
+    assert report.converged, [r.error for r in report.failed]
+    instances = world.instances()
+    for node in nodes:
+        tags = {t["Key"]: t["Value"] for t in instances[node]["Tags"]}
+        v4, v6 = tags["cloudroutes.io/pod-cidr"], tags["cloudroutes.io/pod-cidr-v6"]
+        assert v6.startswith("fd00:10:244:") and v6.endswith("/64")
+        for table in world.seed.table_ids:
+            routes = world.routes(table)
+            eni = primary_eni(instances[node])["NetworkInterfaceId"]
+            assert routes[v4]["NetworkInterfaceId"] == routes[v6]["NetworkInterfaceId"] == eni
+    assert engine.make_plan(world.provider(cidr='["10.244.0.0/16", "fd00:10:244::/56"]'),
+                            world.config(cidr='["10.244.0.0/16", "fd00:10:244::/56"]')).plan.empty

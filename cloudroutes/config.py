@@ -6,6 +6,7 @@ one-line ConfigError (exit 2). Past this module, ranges are `ipaddress` networks
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -88,7 +89,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "cluster": ("name", "cidr", "node_mask", "node_mask_v6", "reserved"),
     "aws": ("region", "vpc_id", "route_tables", "node_tags", "route_limit"),
     "gce": ("project", "network", "zones", "node_labels", "priority", "fix_forwarding", "endpoint"),
-    "limits": tuple(Limits.__dataclass_fields__),
+    "limits": tuple(field.name for field in dataclasses.fields(Limits)),
 }
 
 
@@ -171,7 +172,7 @@ def _defaults(section: str) -> dict[str, Any]:
     cls = {"aws": AwsConfig, "gce": GceConfig, "limits": Limits}.get(section)
     if cls is None:
         return {"node_mask": 24, "node_mask_v6": 64}
-    return {name: getattr(cls(), name) for name in cls.__dataclass_fields__}
+    return {field.name: getattr(cls(), field.name) for field in dataclasses.fields(cls)}
 
 
 def _build(raw: dict[str, Any], source: str) -> Config:

@@ -8,7 +8,7 @@ claim the story makes is checked against the cloud at the end, so the demo fails
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -16,6 +16,7 @@ from rich.rule import Rule
 
 from cloudroutes import engine, report, status
 from cloudroutes.config import Config
+from cloudroutes.model import IPNetwork, NodeName
 from cloudroutes.providers.base import Provider
 
 
@@ -60,7 +61,7 @@ def _converge(console: Console, world: World, title: str) -> tuple[status.NodeSt
 
 
 def _verdict(
-    console: Console, world: World, before: dict[str, tuple[object, ...]], after: tuple[status.NodeStatus, ...]
+    console: Console, world: World, before: Mapping[NodeName, tuple[IPNetwork, ...]], after: tuple[status.NodeStatus, ...]
 ) -> int:
     subnets = [s for row in after for s in row.subnets]
     checks = {

@@ -49,8 +49,8 @@ class Pool:
         return (
             subnet.version == self.cidr.version
             and subnet.prefixlen == self.mask
-            and subnet.subnet_of(self.cidr)  # type: ignore[arg-type]
-            and not any(subnet.overlaps(b) for b in self.blocked if b.version == subnet.version)  # type: ignore[arg-type]
+            and subnet.subnet_of(self.cidr)  # type: ignore[arg-type]  # same family, checked above
+            and not any(subnet.overlaps(b) for b in self.blocked if b.version == subnet.version)
         )
 
 
@@ -108,13 +108,13 @@ def free_blocks(pool: Pool, *, taken: Iterable[IPNetwork] = ()) -> Iterator[IPNe
         if block in seen or not pool.admits(block):
             continue
         seen.add(block)
-        if not any(block.overlaps(t) for t in taken if t.version == block.version):  # type: ignore[arg-type]
+        if not any(block.overlaps(t) for t in taken if t.version == block.version):
             yield block
 
 
 def _node_blocks(stale: IPNetwork, pool: Pool) -> Iterator[IPNetwork]:
     """The node-sized blocks a stale range touches: it may be older than the current node mask."""
-    if stale.version != pool.cidr.version or not stale.overlaps(pool.cidr):  # type: ignore[arg-type]
+    if stale.version != pool.cidr.version or not stale.overlaps(pool.cidr):
         return
     if stale.prefixlen >= pool.mask:
         yield stale.supernet(new_prefix=pool.mask)
@@ -130,7 +130,7 @@ def _sweep(pool: Pool, taken: Iterable[IPNetwork]) -> Iterator[IPNetwork]:
     intervals = sorted(
         (int(net.network_address), int(net.broadcast_address) + 1)
         for net in taken
-        if net.version == pool.cidr.version and net.overlaps(pool.cidr)  # type: ignore[arg-type]
+        if net.version == pool.cidr.version and net.overlaps(pool.cidr)
     )
     cursor = start
     for low, high in (*intervals, (end, end)):

@@ -42,7 +42,7 @@ def preflight(observed: Observed, cluster: ClusterConfig) -> None:
     """Refuse a cluster range the network already uses: the cloud would reject or misroute it."""
     for cidr in cluster.cidrs:
         for used in observed.occupied:
-            if cidr.version == used.version and cidr.overlaps(used):  # type: ignore[arg-type]
+            if cidr.version == used.version and cidr.overlaps(used):
                 raise PreflightError(
                     f"cluster CIDR {cidr} overlaps {used}, a range of the network itself; "
                     "pick a cluster CIDR outside the VPC/subnet ranges"
@@ -58,7 +58,7 @@ def blocking(route: Route, cluster: ClusterConfig) -> bool:
     wider (a default route, a transit summary) holds nothing: our longer prefixes win over it."""
     return any(
         route.destination.version == c.version
-        and route.destination.overlaps(c)  # type: ignore[arg-type]
+        and route.destination.overlaps(c)
         and (route.destination.prefixlen > c.prefixlen or route.destination.prefixlen >= cluster.mask_for(c))
         for c in cluster.cidrs
     )
@@ -73,7 +73,7 @@ def pools(observed: Observed, cluster: ClusterConfig) -> tuple[ipam.Pool, ...]:
         ipam.Pool(
             cidr=cidr,
             mask=cluster.mask_for(cidr),
-            blocked=tuple(b for b in blocked if b.version == cidr.version and b.overlaps(cidr)),  # type: ignore[arg-type]
+            blocked=tuple(b for b in blocked if b.version == cidr.version and b.overlaps(cidr)),
             deferred=tuple(b for b in stale if b.version == cidr.version),
         )
         for cidr in cluster.cidrs
@@ -148,14 +148,15 @@ def _table_actions(table: Table, wanted: dict[IPNetwork, NodeName], cluster: Clu
     for subnet, node in wanted.items():
         routes = ours.get(subnet, [])
         keeper = next((r for r in routes if r.node == node and r.exact), routes[0] if routes else None)
-        actions += [_route_action(table.key, subnet, node, keeper)]
+        action = _route_action(table.key, subnet, node, keeper)
+        actions += [action] if action else []
         actions += [_delete(r, "duplicate route for this subnet") for r in routes if r is not keeper]
     for subnet, routes in ours.items():
         if subnet not in wanted:
             actions += [
                 _delete(r, "target is gone" if r.node is None else "subnet no longer assigned to this node") for r in routes
             ]
-    return [a for a in actions if a is not None]
+    return actions
 
 
 def _delete(route: Route, reason: str) -> Action:
@@ -189,7 +190,7 @@ def _within_capacity(
     table: Table, actions: list[Action], wanted: dict[IPNetwork, NodeName], cluster: ClusterConfig
 ) -> tuple[list[Action], list[Problem]]:
     """A table that cannot hold every route gets none of the new ones: half a cluster is worse."""
-    families: list[int | None] = sorted({s.version for s in wanted}) if table.per_family else [None]  # type: ignore[misc]
+    families: list[int | None] = [*sorted({s.version for s in wanted})] if table.per_family else [None]
     held: list[Action] = []
     problems: list[Problem] = []
     for family in families:

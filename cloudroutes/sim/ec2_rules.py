@@ -159,4 +159,4 @@ def route_state(route: MotoRoute) -> str:
 
 def install_route_state() -> None:
     """moto hard-codes `active`; the sim owns moto in this process, so it may teach it better."""
-    MotoRoute.state = property(route_state)  # type: ignore[assignment,method-assign]
+    MotoRoute.state = property(route_state)

@@ -98,7 +98,13 @@ def apply(
     for round_number in range(1, config.limits.conflict_rounds + 2):
         if current.plan.empty:
             break
-        guard(current.plan, config, allow_mass_delete=allow_mass_delete or destroy)
+        try:
+            guard(current.plan, config, allow_mass_delete=allow_mass_delete or destroy)
+        except GuardError:
+            if round_number == 1:
+                raise  # before any write: refuse the whole run (exit 2, nothing written)
+            log.warning("the re-plan after a conflict trips the mass-delete guard; stopping here")
+            break
         results = executor.run(current.plan, progress)
         report.results += results
         report.rounds = round_number

@@ -12,7 +12,7 @@ from cloudroutes import engine
 from cloudroutes.config import ClusterConfig, Config, GceConfig, Limits
 from cloudroutes.errors import Conflict, GuardError, QuotaExceeded, Throttled
 from cloudroutes.executor import Executor
-from cloudroutes.model import Action, ActionKind, NodeName, Outcome, ProblemKind
+from cloudroutes.model import Action, ActionKind, NodeName, Outcome, ProblemKind, TableKey
 from cloudroutes.ratelimit import TokenBucket
 
 try:
@@ -239,3 +239,21 @@ def test_quota_exceeded_from_the_cloud_is_unresolved() -> None:
     report = run(fake, config())
     assert not report.converged and report.rounds == 1
     assert len(report.unresolved) == 3 and fake.table("rt-b") == {}
+
+
+def test_a_replan_that_trips_the_mass_delete_guard_stops_instead_of_deleting() -> None:
+    """Round 1 wrote something; if the world then looks empty (a node filter gone wrong mid-run),
+    the next round must not delete the cluster's routes: it stops, unconverged, without raising."""
+    nodes = [node(f"n{i}", age=i, recorded=[f"10.244.{i}.0/24"]) for i in range(4)]
+    routes = [route("rt-a", f"10.244.{i}.0/24", f"n{i}") for i in range(3)]
+    fake = FakeProvider(nodes=nodes, tables={"rt-a": routes})
+
+    def vanish() -> None:
+        fake.nodes.clear()
+
+    fake.on_execute = once(ActionKind.CREATE, side_effect=vanish)
+    report = run(fake, config())
+
+    assert not report.converged
+    assert not [a for a in fake.calls if a.kind is ActionKind.DELETE]
+    assert len(fake.routes[TableKey("rt-a")]) == 3

@@ -49,6 +49,15 @@ def cluster_tag(cluster: str) -> str:
 
 
 class AwsProvider:
+    write_budgets = {
+        # EC2 meters these outside the mutating bucket that route writes share (burst, per second):
+        # CreateTags and ModifyNetworkInterfaceAttribute are "uncategorized" actions with their own.
+        ActionKind.CLAIM: (100, 10.0),
+        ActionKind.UNCLAIM: (100, 10.0),
+        ActionKind.ENABLE_FORWARDING: (100, 5.0),
+    }
+    """Write buckets the executor keeps apart from limits.write_burst/write_rate (reference/cloud-api-facts.md)."""
+
     def __init__(self, config: Config, api: Ec2Api | None = None) -> None:
         if not config.aws.vpc_id:
             raise ConfigError("aws.vpc_id is required (env CLOUDROUTES_AWS_VPC_ID)")

@@ -25,6 +25,9 @@ class Provider(Protocol):
         """Perform one action; raise a CloudError kind (Throttled, Conflict, NotFound, ...) on failure."""
         ...
 
+    # Optional: `write_budgets: Mapping[ActionKind, tuple[int, float]]`, the (burst, per second)
+    # of writes the cloud meters apart from the main write bucket. Read with getattr by the executor.
+
     @property
     def api_calls(self) -> Mapping[str, int]:
         """Cloud API calls made so far, by operation name, for reports and efficiency tests."""

@@ -29,6 +29,13 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from cloudroutes.sim import ec2_rules as rules
 
 REGION = "us-east-1"
+# EC2's own buckets, per account and region (burst, refill per second): route writes share the
+# mutating bucket; CreateTags and ModifyNetworkInterfaceAttribute are metered on their own.
+AWS_BUCKETS: dict[str, tuple[int, float]] = {
+    "CreateTags": (100, 10.0),
+    "DeleteTags": (100, 10.0),
+    "ModifyNetworkInterfaceAttribute": (100, 5.0),
+}
 MUTATING = frozenset(
     {
         "CreateRoute",
@@ -69,9 +76,11 @@ class Ec2Sim:
         self.route_limit = route_limit
         self.latency = latency
         self.throttle_rate = throttle_rate
-        self._bucket = _Bucket(*write_bucket) if write_bucket else None
-        self._random = random.Random(seed)
         self._lock = threading.Lock()
+        self._buckets: dict[str, _Bucket] = {}
+        self._bucket: _Bucket | None = None
+        self.set_write_bucket(write_bucket)
+        self._random = random.Random(seed)
         self._calls: list[Call] = []
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -150,9 +159,11 @@ class Ec2Sim:
         )
 
     def set_write_bucket(self, bucket: tuple[int, float] | None) -> None:
-        """Arm (or disarm) EC2's mutating-call bucket, e.g. after seeding, which it would throttle."""
+        """Arm (or disarm) EC2's throttling: `bucket` is the mutating bucket (AWS: 50, 5/s); the
+        actions EC2 meters apart get their own AWS-sized buckets. Arm it after seeding."""
         with self._lock:
             self._bucket = _Bucket(*bucket) if bucket else None
+            self._buckets = {action: _Bucket(*size) for action, size in AWS_BUCKETS.items()} if bucket else {}
 
     def set_launch_time(self, instance_id: str, when: Any) -> None:
         """EC2 reports launch times to the second; tests that need an order set it outright."""
@@ -191,7 +202,8 @@ class Ec2Sim:
             time.sleep(self.latency)
         if action in MUTATING:
             with self._lock:
-                throttled = (self._bucket is not None and not self._bucket.take()) or (
+                bucket = self._buckets.get(action, self._bucket)
+                throttled = (bucket is not None and not bucket.take()) or (
                     self.throttle_rate > 0 and self._random.random() < self.throttle_rate
                 )
             if throttled:

@@ -115,18 +115,19 @@ def test_throttling_and_the_call_log(cloud):
     assert [c.action for c in sim.writes()] == ["CreateTags"]
 
 
-def test_the_mutating_bucket_refuses_a_burst_beyond_its_size():
+def test_the_mutating_bucket_refuses_a_burst_beyond_its_size_but_tags_have_their_own():
     with Ec2Sim(write_bucket=(3, 0.001)) as sim:
         ec2 = sim.client()
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
         outcomes = []
         for n in range(5):
             try:
-                ec2.create_tags(Resources=[vpc], Tags=[{"Key": f"k{n}", "Value": "v"}])
-                outcomes.append("ok")
+                ec2.delete_route(RouteTableId=table, DestinationCidrBlock=f"10.244.{n}.0/24")
             except ClientError as exc:
                 outcomes.append(exc.response["Error"]["Code"])
-        assert outcomes == ["ok", "ok", "ok", "RequestLimitExceeded", "RequestLimitExceeded"]
+        assert outcomes == ["InvalidRoute.NotFound"] * 3 + ["RequestLimitExceeded"] * 2
+        ec2.create_tags(Resources=[vpc], Tags=[{"Key": "k", "Value": "v"}])  # CreateTags: EC2 meters it apart
 
 
 def test_service_quotas_reports_the_sims_route_limit(cloud):

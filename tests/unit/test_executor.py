@@ -286,3 +286,32 @@ def test_retries_pay_the_bucket_too() -> None:
     [result] = ex.run(Plan(actions=(create(A0, "a"),)))
     assert result.attempts == 3
     assert bucket.waited == pytest.approx(1.0 + 2.0)  # three takes from a bucket of one
+
+
+def test_writes_a_provider_meters_apart_do_not_spend_the_route_bucket() -> None:
+    """EC2 meters CreateTags on its own: five claims must not make one route create wait."""
+    from cloudroutes.config import Limits
+    from cloudroutes.executor import Executor
+    from cloudroutes.model import Action, ActionKind, NodeName, Plan, TableKey
+
+    try:
+        from tests.fakes import FakeProvider, node
+    except ModuleNotFoundError:
+        from fakes import FakeProvider, node
+
+    names = [f"n{i}" for i in range(5)]
+    plan = Plan(
+        actions=(
+            *(Action(kind=ActionKind.CLAIM, node=NodeName(n), subnets=(ip_network(f"10.244.{i}.0/24"),)) for i, n in enumerate(names)),
+            Action(kind=ActionKind.CREATE, node=NodeName("n0"), table=TableKey("rt-a"), destination=ip_network("10.244.0.0/24")),
+        )
+    )
+    waits: dict[str, float] = {}
+    for label, budgets in (("apart", {ActionKind.CLAIM: (100, 1000.0)}), ("shared", {})):
+        fake = FakeProvider(nodes=[node(n) for n in names])
+        fake.write_budgets = budgets  # type: ignore[attr-defined]
+        executor = Executor(fake, Limits(write_burst=1, write_rate=0.001), sleep=lambda seconds: None)
+        executor.run(plan)
+        waits[label] = executor.tally.bucket_wait_s
+    assert waits["apart"] == 0
+    assert waits["shared"] > 1000, "five claims and a create through a bucket of one"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -114,7 +115,7 @@ def sim_gce(
     setup_logging(False)
     from cloudroutes.sim import gce
 
-    gce.serve_forever(nodes=nodes, port=port, out=out.file)
+    gce.serve_forever(nodes=nodes, port=port, out=sys.stdout)
 
 
 StateDirOpt = Annotated[
@@ -143,18 +144,19 @@ def _lab(step: Callable[[Any], int]) -> None:
 @lab_app.command("up")
 def lab_up(
     nodes: Annotated[int, typer.Option("--nodes", min=1, max=20, help="VMs (instances) in the lab.")] = 3,
-    provider: Annotated[str, typer.Option("--provider", help="The embedded cloud the fabric follows.")] = "aws",
+    provider: Annotated[str, typer.Option("--provider", help="The embedded cloud the fabric follows: aws or gce.")] = "aws",
     state_dir: StateDirOpt = DEFAULT_LAB_DIR,
 ) -> None:
     """Start the embedded cloud and build the namespace fabric; prints what to export."""
     setup_logging(False)
 
     def step(lab: Any) -> int:
-        if provider != "aws":
-            raise ConfigError("the lab follows the embedded AWS cloud only, for now (--provider aws)")
-        info = lab.up(nodes=nodes, state_dir=state_dir)
+        if provider not in ("aws", "gce"):
+            raise ConfigError("--provider must be aws or gce")
+        info = lab.up(nodes=nodes, state_dir=state_dir, provider=provider)
         out.print(info.exports(), markup=False, highlight=False)
-        err.print(f"lab up: {nodes} VM(s); run: eval \"$(cloudroutes lab up)\" to export, then cloudroutes apply --yes")
+        again = "cloudroutes lab up" + (f" --provider {provider}" if provider != "aws" else "")
+        err.print(f"lab up: {nodes} VM(s); run: eval \"$({again})\" to export, then cloudroutes apply --yes")
         return EXIT_OK
 
     _lab(step)

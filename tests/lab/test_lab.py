@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cloudroutes.sim import lab
-from cloudroutes.sim.lab import cloudview, fabric, names, probe
+from cloudroutes.sim.lab import bootagent, cloudview, fabric, names, probe, state
 from cloudroutes.sim.lab.cloudview import CloudInstance, CloudRoute, CloudView
 from cloudroutes.sim.lab.fabric import FabricRoute, FabricState
 from cloudroutes.sim.lab.matrix import Check, CheckKind, Matrix
@@ -109,6 +109,108 @@ def test_table_is_the_subnets_association_else_the_main_table() -> None:
     ]})
     assert routes == (CloudRoute(destination=IPv4Network("10.0.0.0/16")),
                       CloudRoute(destination=NET, eni_id="eni-1"))
+
+
+# ---- GCE: routes.list / instances JSON -> the same fabric -----------------------------------------------
+GCE = "https://www.googleapis.com/compute/v1/projects/p"
+NET2 = IPv4Network("10.244.2.0/24")
+
+
+def gce_instance(n: int, *, status: str = "RUNNING", forward: bool = True, network: str = "default") -> dict:
+    return {
+        "name": f"vm{n}", "zone": f"{GCE}/zones/us-central1-a", "status": status, "canIpForward": forward,
+        "networkInterfaces": [{"network": f"{GCE}/global/networks/{network}", "networkIP": str(VMS[n - 1].address)}],
+        "labels": {"cloudroutes-cluster": "lab"},
+    }
+
+
+def gce_route(dest: IPv4Network = NET, hop: int | None = 1, *, name: str = "r", priority: int = 1000,
+              network: str = "default", link: str = f"{GCE}/zones/us-central1-a/instances/vm{{n}}") -> dict:
+    route = {"name": name, "destRange": str(dest), "priority": priority, "network": f"{GCE}/global/networks/{network}"}
+    if hop is None:
+        route["nextHopGateway"] = f"{GCE}/global/gateways/default-internet-gateway"
+    else:
+        route["nextHopInstance"] = link.format(n=hop)
+    return route
+
+
+def gce_fabric(routes: list[dict], instances: list[dict]) -> FabricState:
+    return fabric.desired_fabric(cloudview.view_from_gce(routes, instances, "default"), VMS)
+
+
+@pytest.mark.parametrize(("routes", "instances", "expected"), [
+    # delivered: a route of the network to a running instance that may forward
+    ([gce_route()], [gce_instance(1), gce_instance(2)], via(VM1.address)),
+    ([gce_route(hop=2, link="zones/us-central1-a/instances/vm{n}")], [gce_instance(2)], via(VM2.address)),
+    # dropped: the next hop cannot take the packet
+    ([gce_route()], [gce_instance(1, forward=False)], via(None)),
+    ([gce_route()], [gce_instance(1, status="TERMINATED")], via(None)),
+    ([gce_route()], [gce_instance(1, status="STAGING")], via(None)),
+    ([gce_route()], [gce_instance(2)], via(None)),  # deleted: NEXT_HOP_INSTANCE_NOT_FOUND
+    # not the lab's to copy: another network, a gateway, the VMs' own subnet
+    ([gce_route(network="other")], [gce_instance(1)], frozenset()),
+    ([gce_route(hop=None)], [gce_instance(1)], frozenset()),
+    ([gce_route(dest=IPv4Network("10.0.1.0/24"))], [gce_instance(1)], frozenset()),
+    # one next hop per destination: the lowest priority number, then the first name
+    ([gce_route(hop=1, name="a", priority=900), gce_route(hop=2, name="b")], [gce_instance(1), gce_instance(2)],
+     via(VM1.address)),
+    ([gce_route(hop=2, name="b"), gce_route(hop=1, name="a")], [gce_instance(1), gce_instance(2)], via(VM1.address)),
+    ([gce_route(hop=None, name="a", priority=10), gce_route(hop=1, name="b")], [gce_instance(1)], frozenset()),
+], ids=["running", "partial-link", "no-forwarding", "stopped", "staging", "deleted", "other-network", "gateway",
+        "underlay", "priority", "tie-by-name", "gateway-wins"])
+def test_gce_routes(routes, instances, expected) -> None:
+    assert gce_fabric(routes, instances).routes == expected
+
+
+@pytest.mark.parametrize(("instances", "checked"), [
+    ([gce_instance(1), gce_instance(2)], set()),
+    ([gce_instance(1, forward=False), gce_instance(2)], {VM1}),
+    ([gce_instance(2)], {VM1}),  # deleted: nothing says vm1 may forward
+    ([gce_instance(1, network="other"), gce_instance(2)], {VM1}),  # not an instance of the lab's network
+    ([gce_instance(1, status="TERMINATED"), gce_instance(2)], set()),  # a stopped VM keeps its flag
+], ids=["all-forward", "one-off", "deleted", "other-network", "stopped"])
+def test_gce_can_ip_forward_false_is_the_source_check(instances, checked) -> None:
+    assert gce_fabric([], instances).rules == {rule for vm in checked for rule in fabric.source_check_rules(vm)}
+
+
+def test_gce_instance_reads_as_an_ec2_one_known_by_zone_and_name() -> None:
+    parsed = cloudview.parse_gce_instance(gce_instance(1, status="TERMINATED", forward=False))
+    assert parsed == CloudInstance(instance_id="us-central1-a/vm1", state="stopped", private_ip=VM1.address,
+                                   source_dest_check=True, tags=frozenset({("cloudroutes-cluster", "lab")}))
+    assert cloudview.gce_instance_id(f"{GCE}/zones/z-1/instances/n-1") == "z-1/n-1"
+    assert cloudview.gce_instance_id("projects/p/global/networks/default") is None
+
+
+@pytest.mark.parametrize("provider", ["aws", "gce"])
+def test_config_exports_and_boot_environment_follow_the_provider(provider: str, tmp_path: Path) -> None:
+    fields = ({"vpc_id": "vpc-1", "subnet_id": "subnet-1", "route_table_id": "rtb-1"} if provider == "aws"
+              else {"project": "cloudroutes-lab", "network": "default", "region": "us-central1"})
+    info = lab.LabInfo(state_dir=tmp_path, endpoint="http://127.0.0.1:5000", daemon_pid=1, vms=(), provider=provider,
+                       **fields)
+    assert lab.LabInfo.from_json(json.loads(json.dumps(info.to_json()))) == info
+    text = state.config_text(info)
+    boot = bootagent.node_environment(info)
+    if provider == "aws":
+        assert text == ('provider = "aws"\n\n[cluster]\nname = "lab"\ncidr = "10.244.0.0/16"\n\n'
+                        '[aws]\nregion = "us-east-1"\nvpc_id = "vpc-1"\n')
+        assert set(info.environment()) == {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                           "AWS_DEFAULT_REGION", "CLOUDROUTES_CONFIG"}
+        assert boot["AWS_ENDPOINT_URL"] == "http://169.254.169.254"
+    else:
+        assert text.startswith('provider = "gce"\n') and text.endswith(
+            '[gce]\nproject = "cloudroutes-lab"\nnetwork = "default"\nfix_forwarding = true\n'
+            'endpoint = "http://127.0.0.1:5000"\n')
+        assert info.environment() == {"CLOUDROUTES_GCE_ENDPOINT": "http://127.0.0.1:5000",
+                                      "CLOUDROUTES_GCE_PROJECT": "cloudroutes-lab",
+                                      "CLOUDROUTES_CONFIG": str(tmp_path / "cloudroutes.toml")}
+        assert (boot["CLOUDROUTES_GCE_ENDPOINT"], boot["CLOUDROUTES_GCE_PROJECT"]) == (
+            "http://169.254.169.254", "cloudroutes-lab")
+
+
+def test_an_old_state_file_is_an_aws_lab() -> None:
+    data = {"state_dir": "/x", "endpoint": "http://e", "vpc_id": "vpc-1", "subnet_id": "s", "route_table_id": "r",
+            "daemon_pid": 1, "vms": []}
+    assert lab.LabInfo.from_json(data).provider == "aws"
 
 
 def test_matrix_renders_and_exits_3_on_any_failure() -> None:

@@ -1,9 +1,11 @@
-"""The lab: a real Linux data plane in network namespaces that behaves like an AWS VPC.
+"""The lab: a real Linux data plane in network namespaces that behaves like an AWS VPC or a GCE network.
 
 `up()` builds one namespace per VM (with a cbr0 bridge and two containers) around a fabric
-namespace that plays the VPC router, and starts a detached daemon holding the embedded EC2 cloud.
-The daemon programs the fabric from the cloud's route table and source/destination checks only,
-and boots each VM's pod network with the product's own `cloudroutes node-cidr`. `verify()` then
+namespace that plays the VPC router, and starts a detached daemon holding the embedded cloud: EC2
+(`provider="aws"`) or the Compute Engine emulator (`provider="gce"`). The daemon programs the
+fabric from the cloud's routes and forwarding flags only (AWS: the route table and source/dest
+checks; GCE: the network's routes and canIpForward), and boots each VM's pod network with the
+product's own `cloudroutes node-cidr`. `verify()` then
 proves the Kubernetes requirements with real TCP; `down()` removes everything.
 
 Imports nothing of cloudroutes outside cloudroutes.sim: the lab judges the product from outside.

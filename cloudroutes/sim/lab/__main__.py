@@ -19,11 +19,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("command", choices=("up", "verify", "down"))
     parser.add_argument("--state-dir", type=Path, default=lab.DEFAULT_STATE_DIR)
     parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--provider", choices=("aws", "gce"), default="aws")
     parser.add_argument("--output", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            print(lab.up(nodes=args.nodes, state_dir=args.state_dir).exports())
+            print(lab.up(nodes=args.nodes, state_dir=args.state_dir, provider=args.provider).exports())
         elif args.command == "down":
             for item in lab.down(args.state_dir):
                 print(f"removed {item}", file=sys.stderr)

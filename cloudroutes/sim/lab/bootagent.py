@@ -1,9 +1,9 @@
 """The part of each VM's boot that learns its pod subnet from the cloud and sets up cbr0.
 
 It runs the product's own command inside the VM's namespace, exactly as a node would at boot:
-`cloudroutes node-cidr --instance-id ID` against the cloud at the metadata address. Exit 0 with
-a subnet on stdout means "configure the bridge and the containers"; exit 3 means "not assigned
-yet", and the next round asks again.
+`cloudroutes node-cidr --instance-id ID` (on GCE `--provider gce --instance-id zone/name`) against
+the cloud at the metadata address. Exit 0 with a subnet on stdout means "configure the bridge and
+the containers"; exit 3 means "not assigned yet", and the next round asks again.
 """
 
 from __future__ import annotations
@@ -17,39 +17,47 @@ from collections.abc import Mapping, Sequence
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from cloudroutes.sim.lab import names, topology
-from cloudroutes.sim.lab.cloud import CREDENTIALS
+from cloudroutes.sim.lab import topology
 from cloudroutes.sim.lab.cloudview import Tags
 from cloudroutes.sim.lab.names import VmSpec
+from cloudroutes.sim.lab.state import LabInfo
 
 log = logging.getLogger(__name__)
 
 # Placeholders: {python} is this interpreter, {instance_id} the VM's instance.
 DEFAULT_NODE_CIDR_ARGV = ("{python}", "-m", "cloudroutes", "node-cidr", "--instance-id", "{instance_id}")
+NODE_CIDR_ARGV = {
+    "aws": DEFAULT_NODE_CIDR_ARGV,
+    "gce": ("{python}", "-m", "cloudroutes", "node-cidr", "--provider", "gce", "--instance-id", "{instance_id}"),
+}
 NOT_ASSIGNED = 3
 COMMAND_TIMEOUT_S = 30.0
 RETRY_S = 5.0  # ask again this long after an unchanged "not assigned" (or an error)
+# On GCE each ask imports google-cloud-compute (~2 s of CPU, not boto3's ~0.3 s): three VMs asking
+# every 5 s would keep a 2-core machine busy while the lab waits. A label change still asks at once.
+RETRY_S_BY_PROVIDER = {"aws": RETRY_S, "gce": 30.0}
 # The directory that holds the `cloudroutes` package, so `python -m cloudroutes` run from inside
 # a VM namespace finds the same code as the daemon, installed or not.
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 
 
-def node_environment(config_path: Path | None = None) -> dict[str, str]:
-    """The environment of a node's boot command: the cloud at the metadata address, lab credentials."""
+def node_environment(info: LabInfo) -> dict[str, str]:
+    """The environment of a node's boot command: the user's lab environment, but with the cloud at
+    the metadata address (AWS: AWS_ENDPOINT_URL and lab credentials; GCE: CLOUDROUTES_GCE_ENDPOINT
+    and CLOUDROUTES_GCE_PROJECT)."""
     env = dict(os.environ)
-    env.update(CREDENTIALS, AWS_ENDPOINT_URL=names.METADATA_ENDPOINT)
+    env.update(info.environment(endpoint=info.metadata_endpoint))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-    if config_path is not None:
-        env["CLOUDROUTES_CONFIG"] = str(config_path)
     return env
 
 
 class BootAgent:
     def __init__(
         self, vms: Sequence[VmSpec], instance_ids: Mapping[str, str], argv: Sequence[str],
-        env: Mapping[str, str],
+        env: Mapping[str, str], retry_s: float = RETRY_S,
     ) -> None:
         self._vms = tuple(vms)
+        self._retry_s = retry_s
         self._instance_ids = dict(instance_ids)  # vm name -> instance id
         self._argv = tuple(argv)
         self._env = dict(env)
@@ -64,9 +72,10 @@ class BootAgent:
         """Ask, all at once, for every waiting VM that is due.
 
         A VM is due when it never asked, when its instance's tags changed since it last asked (the
-        controller may just have recorded its subnet), or RETRY_S after its last ask. Each ask
-        starts a Python with boto3 (~0.3 s of CPU), so asking blindly twice a second per VM would
-        keep a 2-core machine busy while the lab waits for `cloudroutes apply`.
+        controller may just have recorded its subnet), or `retry_s` after its last ask. Each ask
+        starts a Python with boto3 (~0.3 s of CPU; on GCE google-cloud-compute, ~2 s), so asking
+        blindly twice a second per VM would keep a 2-core machine busy while the lab waits for
+        `cloudroutes apply`.
         """
         tags = tags or {}
         now = time.monotonic()
@@ -85,7 +94,7 @@ class BootAgent:
         if vm.name not in self._asked:
             return True
         asked_tags, asked_at = self._asked[vm.name]
-        return tags != asked_tags or now - asked_at >= RETRY_S
+        return tags != asked_tags or now - asked_at >= self._retry_s
 
     def _start(self, vm: VmSpec) -> subprocess.Popen[str]:
         # str.replace, not str.format: an argv item may be a script with braces of its own.

@@ -1,4 +1,8 @@
-"""The lab's cloud: start the embedded EC2, seed the lab's VPC, read back what the fabric follows."""
+"""The lab's cloud: start the embedded EC2, seed the lab's VPC, read back what the fabric follows.
+
+`open_cloud` picks the provider; the GCE counterpart of this module is cloud_gce.py. The daemon
+drives either through `LabCloud`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any, Protocol
 
 from cloudroutes.sim.lab import names
 from cloudroutes.sim.lab.cloudview import CloudView, view_from_ec2
+from cloudroutes.sim.lab.errors import LabError
 from cloudroutes.sim.lab.names import VmSpec
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab", "AWS_DEFAULT_REGION": names.REGION}
@@ -22,6 +27,69 @@ class RunningCloud(Protocol):
     def endpoint(self) -> str: ...
 
     def stop(self) -> None: ...
+
+
+class LabCloud(Protocol):
+    """A started and seeded embedded cloud, as the lab daemon drives it."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def observe(self) -> CloudView:
+        """One look at what the fabric follows; cheap, as the daemon looks every SYNC_INTERVAL_S."""
+        ...
+
+    def lab_fields(self) -> dict[str, str]:
+        """The provider's own LabInfo fields (vpc_id ... or project, network), and provider itself."""
+        ...
+
+    def vm_ids(self) -> tuple[tuple[str, str], ...]:
+        """(instance id, ENI id or "") of each VM, in VM order."""
+        ...
+
+    def stop(self) -> None: ...
+
+
+def open_cloud(provider: str, vms: Sequence[VmSpec]) -> LabCloud:
+    if provider == "aws":
+        return Ec2LabCloud(vms)
+    if provider == "gce":
+        from cloudroutes.sim.lab.cloud_gce import ComputeLabCloud
+
+        return ComputeLabCloud(vms)
+    raise LabError(f"the lab has no embedded cloud {provider!r} (one of: {', '.join(names.PROVIDERS)})")
+
+
+class Ec2LabCloud:
+    """The embedded EC2 with the lab's VPC in it."""
+
+    def __init__(self, vms: Sequence[VmSpec]) -> None:
+        self._cloud = start_cloud()
+        try:
+            self._ec2 = ec2_client(self._cloud.endpoint)
+            self._seeded = seed(self._ec2, vms)
+        except BaseException:
+            self._cloud.stop()
+            raise
+
+    @property
+    def endpoint(self) -> str:
+        return self._cloud.endpoint
+
+    def observe(self) -> CloudView:
+        view = observe(self._ec2, self._seeded.vpc_id, self._seeded.subnet_id)
+        forget_calls(self._cloud)
+        return view
+
+    def lab_fields(self) -> dict[str, str]:
+        return {"provider": "aws", "vpc_id": self._seeded.vpc_id, "subnet_id": self._seeded.subnet_id,
+                "route_table_id": self._seeded.route_table_id, "region": names.REGION}
+
+    def vm_ids(self) -> tuple[tuple[str, str], ...]:
+        return tuple(zip(self._seeded.instance_ids, self._seeded.eni_ids, strict=True))
+
+    def stop(self) -> None:
+        self._cloud.stop()
 
 
 def start_cloud() -> RunningCloud:

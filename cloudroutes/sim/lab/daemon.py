@@ -1,8 +1,8 @@
 """The lab daemon: the cloud, the fabric that follows it, and the VMs' boot agent, in one process.
 
-Started detached by `lab up` (`python -m cloudroutes.sim.lab.daemon --state-dir D --nodes N`),
-stopped by `lab down` with SIGTERM. It must outlive `lab up`, because the cloud lives in it: the
-user runs `cloudroutes apply` against it between `lab up` and `lab verify`.
+Started detached by `lab up` (`python -m cloudroutes.sim.lab.daemon --state-dir D --nodes N
+--provider aws|gce`), stopped by `lab down` with SIGTERM. It must outlive `lab up`, because the
+cloud lives in it: the user runs `cloudroutes apply` against it between `lab up` and `lab verify`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cloudroutes.sim.lab import cloud, fabric, names, state
-from cloudroutes.sim.lab.bootagent import DEFAULT_NODE_CIDR_ARGV, BootAgent, node_environment
+from cloudroutes.sim.lab import bootagent, cloud, fabric, names, state
 from cloudroutes.sim.lab.cloudview import CloudView
 from cloudroutes.sim.lab.fabric_kernel import KernelFabric
 from cloudroutes.sim.lab.metadata import MetadataRelay
@@ -26,8 +25,8 @@ from cloudroutes.sim.lab.names import VmSpec
 
 log = logging.getLogger("cloudroutes.lab")
 
-SYNC_INTERVAL_S = 0.2  # how stale the fabric may be; two cheap EC2 reads and two netlink dumps a round
-BOOT_INTERVAL_S = 0.5  # how often the boot agent looks for a waiting VM that is due (bootagent.RETRY_S)
+SYNC_INTERVAL_S = 0.2  # how stale the fabric may be; two cheap cloud reads and two netlink dumps a round
+BOOT_INTERVAL_S = 0.5  # how often the boot agent looks for a waiting VM that is due (bootagent.RETRY_S_BY_PROVIDER)
 
 
 def sync_fabric(view: CloudView, kernel: KernelFabric, vms: Sequence[VmSpec]) -> None:
@@ -63,25 +62,22 @@ def _loop(stop: threading.Event, interval: float, what: str, step: Callable[[], 
 class LabDaemon:
     """Owns the cloud, the fabric's netlink socket and the metadata relay; runs the two loops."""
 
-    def __init__(self, state_dir: Path, nodes: int, node_cidr_argv: Sequence[str]) -> None:
+    def __init__(self, state_dir: Path, nodes: int, provider: str, node_cidr_argv: Sequence[str]) -> None:
         self.vms = names.vm_specs(nodes)
         self.kernel = KernelFabric()  # before any thread exists: pyroute2 forks to enter the namespace
-        self.cloud = cloud.start_cloud()
+        self.cloud = cloud.open_cloud(provider, self.vms)
         self.relay: MetadataRelay | None = None
-        self.ec2 = cloud.ec2_client(self.cloud.endpoint)
-        self.seeded = cloud.seed(self.ec2, self.vms)
-        self.info = _lab_info(state_dir, self.cloud.endpoint, self.seeded, self.vms)
-        self.agent = BootAgent(
+        self.info = _lab_info(state_dir, self.cloud, self.vms)
+        self.agent = bootagent.BootAgent(
             self.vms, {vm.name: vm.instance_id for vm in self.info.vms}, node_cidr_argv,
-            node_environment(self.info.config_path),
+            bootagent.node_environment(self.info), retry_s=bootagent.RETRY_S_BY_PROVIDER[provider],
         )
         self.latest: CloudView | None = None  # the sync loop's last look, shared with the boot agent
 
     def sync(self) -> None:
-        view = cloud.observe(self.ec2, self.seeded.vpc_id, self.seeded.subnet_id)
+        view = self.cloud.observe()
         sync_fabric(view, self.kernel, self.vms)
         self.latest = view
-        cloud.forget_calls(self.cloud)
 
     def boot(self) -> None:
         if self.latest is not None and self.agent.pending():
@@ -93,8 +89,9 @@ class LabDaemon:
         threading.Thread(target=_loop, args=(stop, BOOT_INTERVAL_S, "boot", self.boot), name="boot-agent",
                          daemon=True).start()
         state.write_state(self.info)
-        log.info("lab up: cloud %s, vpc %s, table %s, %d VMs", self.info.endpoint, self.info.vpc_id,
-                 self.info.route_table_id, len(self.vms))
+        where = (f"project {self.info.project}, network {self.info.network}" if self.info.provider == "gce"
+                 else f"vpc {self.info.vpc_id}, table {self.info.route_table_id}")
+        log.info("lab up: %s cloud %s, %s, %d VMs", self.info.provider, self.info.endpoint, where, len(self.vms))
         _loop(stop, SYNC_INTERVAL_S, "fabric sync", self.sync)
 
     def close(self) -> None:
@@ -105,16 +102,15 @@ class LabDaemon:
         log.info("lab daemon stopped")
 
 
-def _lab_info(state_dir: Path, endpoint: str, seeded: cloud.Seeded, vms: Sequence[VmSpec]) -> state.LabInfo:
+def _lab_info(state_dir: Path, lab_cloud: cloud.LabCloud, vms: Sequence[VmSpec]) -> state.LabInfo:
     return state.LabInfo(
-        state_dir=state_dir, endpoint=endpoint, vpc_id=seeded.vpc_id, subnet_id=seeded.subnet_id,
-        route_table_id=seeded.route_table_id, daemon_pid=os.getpid(),
+        state_dir=state_dir, endpoint=lab_cloud.endpoint, daemon_pid=os.getpid(), **lab_cloud.lab_fields(),
         vms=tuple(
             state.VmInfo(
                 name=vm.name, namespace=vm.namespace, address=str(vm.address), instance_id=instance_id,
                 eni_id=eni_id, fabric_link=vm.fabric_link, containers=vm.containers,
             )
-            for vm, instance_id, eni_id in zip(vms, seeded.instance_ids, seeded.eni_ids, strict=True)
+            for vm, (instance_id, eni_id) in zip(vms, lab_cloud.vm_ids(), strict=True)
         ),
     )
 
@@ -123,8 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cloudroutes.sim.lab.daemon")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--nodes", type=int, default=3)
-    parser.add_argument("--node-cidr-argv", default=json.dumps(DEFAULT_NODE_CIDR_ARGV),
-                        help="JSON list; {python} and {instance_id} are filled in")
+    parser.add_argument("--provider", choices=names.PROVIDERS, default="aws")
+    parser.add_argument("--node-cidr-argv", default=None,
+                        help="JSON list; {python} and {instance_id} are filled in [default: the provider's]")
     parser.add_argument("--detach", action="store_true", help="fork; the parent exits at once")
     args = parser.parse_args(argv)
     # The pid file is there before `lab up` gets control back (with --detach the forking parent
@@ -139,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        daemon = LabDaemon(args.state_dir, args.nodes, json.loads(args.node_cidr_argv))
+        argv = json.loads(args.node_cidr_argv) if args.node_cidr_argv else bootagent.NODE_CIDR_ARGV[args.provider]
+        daemon = LabDaemon(args.state_dir, args.nodes, args.provider, argv)
     except Exception:
         log.exception("lab daemon failed to start")
         return 1

@@ -10,6 +10,11 @@ How AWS behaviour maps onto Linux routing in crlab-fab:
 - no route -> nothing: the kernel answers "network unreachable";
 - source/destination check on for VM i -> two rules on VM i's fabric link: packets from its own
   address look up the main table as usual; anything else it sends is dropped.
+
+GCE arrives here already in those words (cloudview.view_from_gce): a route of the network with a
+nextHopInstance is a route to that instance; canIpForward false is the check on (a VM that may not
+forward neither receives nor sends for addresses not its own); GCE's stopped (TERMINATED) is
+"stopped", and a deleted instance is no instance.
 """
 
 from __future__ import annotations

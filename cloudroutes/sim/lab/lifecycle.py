@@ -17,7 +17,7 @@ from cloudroutes.sim.lab import bootagent, names, state, topology
 from cloudroutes.sim.lab.errors import LabError
 
 DAEMON_MODULE = "cloudroutes.sim.lab.daemon"
-UP_TIMEOUT_S = 60.0  # the daemon imports moto and boto3 (~1 s) and seeds the cloud; a busy CI is slower
+UP_TIMEOUT_S = 60.0  # the daemon imports moto and boto3 (~1 s) or the GCE emulator, and seeds it; CI is slower
 STOP_TIMEOUT_S = 10.0
 
 
@@ -39,11 +39,15 @@ def require_host() -> None:
 
 
 def up(
-    *, nodes: int = 3, state_dir: Path | str = state.DEFAULT_STATE_DIR,
+    *, nodes: int = 3, state_dir: Path | str = state.DEFAULT_STATE_DIR, provider: str = "aws",
     node_cidr_argv: Sequence[str] | None = None, timeout: float = UP_TIMEOUT_S,
 ) -> state.LabInfo:
-    """Build the lab and start its daemon; return what the user needs (LabInfo.exports())."""
+    """Build the lab around the embedded cloud of `provider` (aws or gce) and start its daemon;
+    return what the user needs (LabInfo.exports()). The provider is recorded in state.json, so
+    `verify` and `down` need no flag."""
     require_host()
+    if provider not in names.PROVIDERS:
+        raise LabError(f"the lab follows {' or '.join(names.PROVIDERS)}, not {provider!r}")
     vms = names.vm_specs(nodes)
     state_dir = Path(state_dir).resolve()
     if (state_dir / state.STATE_FILE).exists() or _live_daemons(state_dir):
@@ -54,7 +58,7 @@ def up(
     state_dir.mkdir(parents=True, exist_ok=True)
     try:
         topology.build(vms)
-        _spawn_daemon(state_dir, nodes, node_cidr_argv or bootagent.DEFAULT_NODE_CIDR_ARGV)
+        _spawn_daemon(state_dir, nodes, provider, node_cidr_argv or bootagent.NODE_CIDR_ARGV[provider])
         info = _wait_ready(state_dir, timeout)
         state.write_atomic(info.config_path, state.config_text(info))
         return info
@@ -63,12 +67,12 @@ def up(
         raise
 
 
-def _spawn_daemon(state_dir: Path, nodes: int, node_cidr_argv: Sequence[str]) -> None:
+def _spawn_daemon(state_dir: Path, nodes: int, provider: str, node_cidr_argv: Sequence[str]) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (bootagent.PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
     argv = [
         sys.executable, "-m", DAEMON_MODULE, "--detach", "--state-dir", str(state_dir),
-        "--nodes", str(nodes), "--node-cidr-argv", json.dumps(list(node_cidr_argv)),
+        "--nodes", str(nodes), "--provider", provider, "--node-cidr-argv", json.dumps(list(node_cidr_argv)),
     ]
     with open(state_dir / state.LOG_FILE, "ab") as log:
         # --detach: the daemon forks and this child exits at once, so the daemon is nobody's child

@@ -5,9 +5,9 @@ may add nothing to the root namespace. So the daemon opens a listening socket *i
 (a socket keeps the namespace it was created in) and relays each connection, byte for byte, to
 the cloud's endpoint from the daemon's own (root) namespace.
 
-Why a byte relay and not a second WSGI server on moto's app: it serves whatever start_cloud()
-returns, including the product's Ec2Sim with the AWS rules it adds in front of moto, and it needs
-nothing from the cloud but its endpoint.
+Why a byte relay and not a second WSGI server on moto's app: it serves whatever cloud the daemon
+opened (the product's Ec2Sim with the AWS rules it adds in front of moto, or the GCE emulator,
+whose API a GCE node reaches at the same address), and it needs nothing from it but its endpoint.
 """
 
 from __future__ import annotations

@@ -18,13 +18,20 @@ UPLINK = f"{PREFIX}eth0"
 CONTAINERS_PER_VM = 2
 MAX_NODES = 20
 
+PROVIDERS = ("aws", "gce")  # the embedded clouds the fabric can follow
 CLUSTER = "lab"
 CLUSTER_CIDR = IPv4Network("10.244.0.0/16")
 REGION = "us-east-1"
+# GCE: the same subnet and addresses, in a project's "default" network; every VM in one zone.
+GCE_PROJECT = "cloudroutes-lab"
+GCE_NETWORK = "default"
+GCE_REGION = "us-central1"
+GCE_ZONE = f"{GCE_REGION}-a"
+GCE_CLUSTER_LABEL = ("cloudroutes-cluster", CLUSTER)  # what the product selects its nodes by on GCE
 VPC_CIDR = IPv4Network("10.0.0.0/16")
 SUBNET_CIDR = IPv4Network("10.0.1.0/24")
 ROUTER = IPv4Address("10.0.1.1")  # the VPC router's address, as in AWS (subnet base + 1)
-METADATA = IPv4Address("169.254.169.254")  # AWS's instance metadata address: the cloud, seen from VMs
+METADATA = IPv4Address("169.254.169.254")  # AWS's and GCE's metadata address: the cloud, seen from VMs
 METADATA_ENDPOINT = f"http://{METADATA}"
 
 # Routes the fabric sync owns carry this protocol number, so a dump of them is exactly the lab's

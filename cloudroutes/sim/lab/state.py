@@ -4,7 +4,7 @@ Files (all in the state dir, default /run/cloudroutes-lab):
 - state.json: LabInfo as JSON, written by the daemon once everything is up;
 - daemon.pid: the daemon's pid, written first thing, so `down` can stop a daemon that died half-way;
 - daemon.log: the daemon's log (fabric changes, boot agent, errors);
-- cloudroutes.toml: a cloudroutes config for the lab's cluster and VPC.
+- cloudroutes.toml: a cloudroutes config for the lab's cluster and VPC (AWS) or network (GCE).
 """
 
 from __future__ import annotations
@@ -42,13 +42,19 @@ class VmInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LabInfo:
+    """`provider` says which embedded cloud the lab follows; vpc_id, subnet_id and route_table_id
+    are AWS's, project and network GCE's (the other provider's are empty)."""
+
     state_dir: Path
     endpoint: str
-    vpc_id: str
-    subnet_id: str
-    route_table_id: str
     daemon_pid: int
     vms: tuple[VmInfo, ...]
+    provider: str = "aws"  # absent from a state.json of a lab that knew only AWS
+    vpc_id: str = ""
+    subnet_id: str = ""
+    route_table_id: str = ""
+    project: str = ""
+    network: str = ""
     fabric_namespace: str = names.FABRIC_NS
     metadata_endpoint: str = names.METADATA_ENDPOINT
     region: str = names.REGION
@@ -59,9 +65,15 @@ class LabInfo:
     def config_path(self) -> Path:
         return self.state_dir / CONFIG_FILE
 
-    def environment(self) -> dict[str, str]:
-        """What a user's shell (or a subprocess) needs to run cloudroutes against the lab."""
-        return {"AWS_ENDPOINT_URL": self.endpoint, **CREDENTIALS, "CLOUDROUTES_CONFIG": str(self.config_path)}
+    def environment(self, endpoint: str | None = None) -> dict[str, str]:
+        """What a user's shell (or a subprocess) needs to run cloudroutes against the lab; `endpoint`
+        replaces the cloud's (a VM reaches it at the metadata address)."""
+        endpoint = endpoint or self.endpoint
+        if self.provider == "gce":
+            cloud = {"CLOUDROUTES_GCE_ENDPOINT": endpoint, "CLOUDROUTES_GCE_PROJECT": self.project}
+        else:
+            cloud = {"AWS_ENDPOINT_URL": endpoint, **CREDENTIALS}
+        return {**cloud, "CLOUDROUTES_CONFIG": str(self.config_path)}
 
     def exports(self) -> str:
         return "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in self.environment().items())
@@ -100,12 +112,21 @@ def read_state(state_dir: Path) -> LabInfo:
 
 
 def config_text(info: LabInfo) -> str:
+    if info.provider == "gce":
+        # fix_forwarding: the lab's instances start with canIpForward off, as GCE makes them.
+        cloud = (
+            "[gce]\n"
+            f'project = "{info.project}"\n'
+            f'network = "{info.network}"\n'
+            "fix_forwarding = true\n"
+            f'endpoint = "{info.endpoint}"\n'
+        )
+    else:
+        cloud = "[aws]\n" f'region = "{info.region}"\n' f'vpc_id = "{info.vpc_id}"\n'
     return (
-        'provider = "aws"\n\n'
+        f'provider = "{info.provider}"\n\n'
         "[cluster]\n"
         f'name = "{info.cluster}"\n'
         f'cidr = "{info.cluster_cidr}"\n\n'
-        "[aws]\n"
-        f'region = "{info.region}"\n'
-        f'vpc_id = "{info.vpc_id}"\n'
+        f"{cloud}"
     )

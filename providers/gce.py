@@ -16,10 +16,11 @@ from ipaddress import ip_address, ip_network
 from typing import Any
 
 from cloudroutes.config import Config
-from cloudroutes.errors import RETRYABLE, ConfigError, Conflict, Invalid, NotFound, PreflightError
+from cloudroutes.errors import ConfigError, Conflict, Invalid, NotFound, PreflightError, Transient
 from cloudroutes.model import Action, ActionKind, Node, NodeName, NodeState, Observed, Route, Table, TableKey
 from cloudroutes.providers import gce_names as names
 from cloudroutes.providers.gce_api import PAGE_SIZE, ComputeApi
+from cloudroutes.providers.gce_errors import operation_error
 
 _STATES = {"RUNNING": NodeState.RUNNING, "PROVISIONING": NodeState.PENDING, "STAGING": NodeState.PENDING}
 _GONE = frozenset({"NEXT_HOP_INSTANCE_NOT_FOUND", "NEXT_HOP_NOT_RUNNING"})
@@ -160,12 +161,13 @@ class GceProvider:
         zonal = {"zone": zone} if zone else {}
         request = getattr(compute_v1, request_type)(**fields, **zonal, request_id=self._request_id(action, step))
         operation = self._api.call(step, method, request=request)
-        try:
-            self._api.wait(operation, zone=zone)
-        except RETRYABLE:
-            # The operation itself failed: a replay of its request id would only return that failure.
+        # A failed wait call leaves the operation running: the retry replays it under the same id.
+        failure = operation_error(self._api.wait(operation, zone=zone))
+        if failure is not None:
+            # The operation itself failed: a replay of its request id would only return that failure,
+            # whether the executor retries this action now or a later round plans it again.
             self._request_ids.pop((action, step), None)
-            raise
+            raise failure
 
     def _instance(self, action: Action) -> Any:
         instance = self._instances.get(action.node) if action.node else None
@@ -224,7 +226,12 @@ class GceProvider:
 
     def _settle_conflict(self, name: str, wanted: Any) -> None:
         """409 on our deterministic name: done only if the route there is the one we wanted."""
-        existing = self._api.call("routes.get", self._api.routes.get, project=self._api.project, route=name)
+        try:
+            existing = self._api.call("routes.get", self._api.routes.get, project=self._api.project, route=name)
+        except NotFound:
+            # The name is taken by an insert still in flight (another run's), or the route went
+            # between the 409 and the read: neither same nor different yet, so try the insert again.
+            raise Transient(f"route {name} is held by an unfinished insert or delete") from None
         same_hop = existing.next_hop_instance.endswith(wanted.next_hop_instance.split("projects/", 1)[-1].split("/", 1)[-1])
         if existing.dest_range == wanted.dest_range and same_hop:
             return

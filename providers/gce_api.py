@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from cloudroutes.errors import CloudroutesError
-from cloudroutes.providers.gce_errors import classify, operation_error
+from cloudroutes.providers.gce_errors import classify
 from cloudroutes.ratelimit import TokenBucket
 
 OP_POLL_BURST = 5
@@ -77,8 +77,9 @@ class ComputeApi:
         except Exception as exc:  # noqa: BLE001
             raise classify(exc) from exc
 
-    def wait(self, operation: Any, *, zone: str = "") -> None:
-        """Block until the operation is DONE; raise the error a DONE operation carries."""
+    def wait(self, operation: Any, *, zone: str = "") -> Any:
+        """Block until the operation is DONE and return it. A failed wait call raises; the error a DONE
+        operation carries is the caller's to read (`operation_error`): only that one is final."""
         from google.cloud import compute_v1
 
         done = compute_v1.Operation.Status.DONE
@@ -92,6 +93,4 @@ class ComputeApi:
                 operation = self.call(
                     "globalOperations.wait", self.global_ops.wait, project=self.project, operation=operation.name
                 )
-        failure = operation_error(operation)
-        if failure is not None:
-            raise failure
+        return operation

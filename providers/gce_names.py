@@ -43,8 +43,8 @@ def label_value(subnet: IPNetwork) -> str:
 
 
 def parse_label(value: str | None, version: int) -> IPNetwork | None:
-    if not value:
-        return None
+    if not value or "_" not in value:
+        return None  # not our encoding: without its prefix length an address would read as a /32 or /128
     separator = "." if version == 4 else ":"
     try:
         subnet = ip_network(value.replace("-", separator).replace("_", "/"), strict=True)

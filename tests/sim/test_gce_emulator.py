@@ -873,3 +873,20 @@ def test_the_schema_check_rejects_wrong_shapes(
     assert compute_discovery.request_problems(post, body) == []
     body.pop("priority")
     assert compute_discovery.request_problems(post, body)  # discovery marks priority required on insert
+
+
+def test_a_queued_fault_fails_a_read_once() -> None:
+    import json as _json
+    import urllib.error
+    import urllib.request
+
+    with ComputeSim(project="p") as sim:
+        sim.add_network("default")
+        sim.fail_next("routes.list", http_status=503, reason="backendError", message="Backend Error")
+        url = f"{sim.endpoint}/compute/v1/projects/p/global/routes"
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            urllib.request.urlopen(url, timeout=5)
+        assert failed.value.code == 503
+        assert _json.loads(failed.value.read())["error"]["errors"][0]["reason"] == "backendError"
+        with urllib.request.urlopen(url, timeout=5) as second:
+            assert second.status == 200

@@ -47,8 +47,8 @@ class Dispatcher:
         endpoint, params = endpoints.match(method, path)
         if endpoint.is_write:
             self.limiter.check()
-            if fault := self.world.faults.take(endpoint.method_id, in_operation=False):
-                raise fault.error()
+        if fault := self.world.faults.take(endpoint.method_id, in_operation=False):
+            raise fault.error()  # reads too: a list or an operation wait can fail as well
         if params["project"] != self.world.project:
             raise errors.not_found(f"projects/{params['project']}")
         if body is not None and not isinstance(body, dict):

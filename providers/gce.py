@@ -56,7 +56,7 @@ class GceProvider:
         self._network_url = self._network()
         occupied = self._subnet_ranges()
         instances = self._nodes()
-        self._instances = {NodeName(i.name): i for i in instances}
+        self._instances = _by_name(instances)
         raw_routes = self._routes()
         routes = tuple(self._route(r) for r in raw_routes if r.dest_range)
         others = usage - len(raw_routes)  # routes of other networks in the project use the same quota
@@ -247,6 +247,20 @@ class GceProvider:
         except NotFound:
             if not missing_ok:
                 raise
+
+
+def _by_name(instances: list[Any]) -> dict[NodeName, Any]:
+    """Nodes are known by instance name (as Kubernetes knows them), which GCE keeps unique only per
+    zone: two nodes sharing a name would shadow each other and one would lose its route."""
+    found: dict[NodeName, Any] = {}
+    for instance in instances:
+        other = found.setdefault(NodeName(instance.name), instance)
+        if other is not instance:
+            raise PreflightError(
+                f"two nodes are named {instance.name} ({_base(other.zone)} and {_base(instance.zone)}); "
+                "node names must be unique across zones (narrow gce.zones or gce.node_labels)"
+            )
+    return found
 
 
 def _zone_and_name(url: str) -> tuple[str, str]:

@@ -309,3 +309,18 @@ def test_demo_runs_on_the_embedded_compute_engine(cli):
     verdict = result.output.split("Verdict", 1)[1]
     assert "a second plan is empty" in verdict and "foreign routes are untouched" in verdict
     assert all(line.startswith("ok") for line in verdict.strip().splitlines()[1:] if line.strip())
+
+
+def test_two_nodes_with_one_name_in_two_zones_are_refused(world, cli):
+    """GCE keeps instance names unique per zone only; nodes are known by name, so refuse, don't guess."""
+    world.add_nodes(1)
+    for zone in ("us-central1-a", "us-central1-b"):
+        world.sim.add_instance("twin", zone=zone, labels={"cloudroutes-cluster": "prod"})
+    config = world.write_config()
+    world.sim.reset_calls()
+
+    result = cli("apply", "--yes", "--config", config)
+
+    assert result.exit_code == 2 and "two nodes are named twin" in result.output
+    assert one_line(result.output)
+    assert no_writes(world)

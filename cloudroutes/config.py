@@ -73,6 +73,11 @@ class Limits:
     """Observe-and-replan rounds after a Conflict before giving up on the pass."""
     max_delete_fraction: float = 0.5
     """A pass deleting more than this share of our routes needs --allow-mass-delete."""
+    op_poll_burst: int = 5
+    """GCE: operation waits that may start at once, across all threads ..."""
+    op_poll_rate: float = 5.0
+    """... and per second after that: every write's operation is waited on once it is not DONE,
+    and the waits spend the project's read quota (the Kubernetes GCE provider polls at 5/s)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,20 +18,18 @@ from cloudroutes.errors import CloudroutesError
 from cloudroutes.providers.gce_errors import classify
 from cloudroutes.ratelimit import TokenBucket
 
-OP_POLL_BURST = 5
-OP_POLL_RATE = 5.0
-"""Operation waits per second across all threads (the Kubernetes GCE provider's 5 qps, burst 5)."""
 PAGE_SIZE = 500
 
 
 class ComputeApi:
-    def __init__(self, project: str, endpoint: str = "") -> None:
+    def __init__(self, project: str, endpoint: str = "", *, poll_burst: int = 5, poll_rate: float = 5.0) -> None:
+        """`poll_burst`/`poll_rate`: operation waits across all threads (limits.op_poll_*)."""
         from google.cloud import compute_v1
 
         self.project = project
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._polls = TokenBucket(burst=OP_POLL_BURST, rate=OP_POLL_RATE)
+        self._polls = TokenBucket(burst=poll_burst, rate=poll_rate)
         options: dict[str, Any] = {}
         if endpoint:
             from google.api_core.client_options import ClientOptions

@@ -15,6 +15,7 @@ import typer
 
 from cloudroutes import cli_tools, engine, planner, report, status
 from cloudroutes.clikit import (
+    KEY_FLAGS_CONTEXT,
     ConfigOpt,
     Output,
     OutputOpt,
@@ -40,8 +41,9 @@ app = typer.Typer(
 sim_app = typer.Typer(help="Run an embedded cloud in the foreground, to try the commands by hand.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
 
-@app.command()
+@app.command(context_settings=KEY_FLAGS_CONTEXT)
 def plan(
+    ctx: typer.Context,
     config: ConfigOpt = None,
     output: OutputOpt = Output.text,
     set_: SetOpt = None,
@@ -55,7 +57,7 @@ def plan(
     setup_logging(verbose)
 
     def body() -> int:
-        cfg = load_config(config, set_, provider)
+        cfg = load_config(config, set_, provider, ctx.args)
         cloud = make_provider(cfg)
         planned = engine.make_plan(cloud, cfg)
         foreign = planner.foreign_routes(planned.observed, cfg.cluster)
@@ -83,9 +85,9 @@ def _confirm(what: str, yes: bool, changes: int) -> None:
 
 def _converge(
     *, destroy: bool, config: str | None, output: Output, set_: list[str] | None, provider: str | None,
-    yes: bool, allow_mass_delete: bool,
+    yes: bool, allow_mass_delete: bool, extra: list[str],
 ) -> int:
-    cfg = load_config(config, set_, provider)
+    cfg = load_config(config, set_, provider, extra)
     cloud = make_provider(cfg)
     planned = engine.make_plan(cloud, cfg, destroy=destroy)
     engine.guard(planned.plan, cfg, allow_mass_delete=allow_mass_delete or destroy)
@@ -110,8 +112,9 @@ MassOpt = Annotated[
 ]
 
 
-@app.command()
+@app.command(context_settings=KEY_FLAGS_CONTEXT)
 def apply(
+    ctx: typer.Context,
     config: ConfigOpt = None,
     output: OutputOpt = Output.text,
     set_: SetOpt = None,
@@ -122,11 +125,17 @@ def apply(
 ) -> None:
     """Make the cloud match: claim subnets, enable forwarding, create, re-point and delete routes."""
     setup_logging(verbose)
-    guarded(lambda: _converge(destroy=False, config=config, output=output, set_=set_, provider=provider, yes=yes, allow_mass_delete=allow_mass_delete))
+    guarded(
+        lambda: _converge(
+            destroy=False, config=config, output=output, set_=set_, provider=provider, yes=yes,
+            allow_mass_delete=allow_mass_delete, extra=ctx.args,
+        )
+    )
 
 
-@app.command()
+@app.command(context_settings=KEY_FLAGS_CONTEXT)
 def destroy(
+    ctx: typer.Context,
     config: ConfigOpt = None,
     output: OutputOpt = Output.text,
     set_: SetOpt = None,
@@ -136,11 +145,17 @@ def destroy(
 ) -> None:
     """Remove every route and subnet record this cluster owns. Forwarding flags are left as they are."""
     setup_logging(verbose)
-    guarded(lambda: _converge(destroy=True, config=config, output=output, set_=set_, provider=provider, yes=yes, allow_mass_delete=True))
+    guarded(
+        lambda: _converge(
+            destroy=True, config=config, output=output, set_=set_, provider=provider, yes=yes,
+            allow_mass_delete=True, extra=ctx.args,
+        )
+    )
 
 
-@app.command("status")
+@app.command("status", context_settings=KEY_FLAGS_CONTEXT)
 def status_cmd(
+    ctx: typer.Context,
     config: ConfigOpt = None,
     output: OutputOpt = Output.text,
     set_: SetOpt = None,
@@ -152,7 +167,7 @@ def status_cmd(
     setup_logging(verbose)
 
     def body() -> int:
-        cfg = load_config(config, set_, provider)
+        cfg = load_config(config, set_, provider, ctx.args)
         planned = engine.make_plan(make_provider(cfg), cfg)
         rows = status.node_statuses(planned.observed, cfg.cluster)
         running_ready = all(r.ready for r in rows if r.state == "running")

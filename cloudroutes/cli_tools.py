@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import sys
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
 from cloudroutes.clikit import Output, OutputOpt, err, fail, guarded, out, setup_logging
 from cloudroutes.errors import EXIT_FAILED, EXIT_OK, EXIT_PENDING, ConfigError
@@ -20,6 +22,7 @@ lab_app = typer.Typer(help="A real data plane in network namespaces that follows
 def demo(
     provider: Annotated[str, typer.Option("--provider", help="aws or gce.")] = "aws",
     nodes: Annotated[int, typer.Option("--nodes", min=1, max=200, help="Nodes in the first act.")] = 6,
+    output: OutputOpt = Output.text,
 ) -> None:
     """Run the main job against an embedded cloud: converge, churn nodes, converge again."""
     setup_logging(False)
@@ -31,7 +34,11 @@ def demo(
         builders = {"aws": demo_worlds.aws_world, "gce": demo_worlds.gce_world}
         if provider not in builders:
             raise ConfigError(f"--provider must be one of {', '.join(builders)}")
-        return story.run(out, builders[provider](nodes))
+        text = output is Output.text
+        told = story.run(out if text else Console(file=io.StringIO()), builders[provider](nodes))
+        if not text:
+            out.print(json.dumps({"command": "demo", "provider": provider} | told.to_json(), indent=2), markup=False)
+        return EXIT_OK if told.ok else EXIT_FAILED
 
     guarded(body)
 
@@ -76,15 +83,32 @@ def _wait_for_interrupt() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stop.wait()
+        while not stop.wait(0.5):  # wake now and then: Ctrl-C lands between waits
+            pass
     except KeyboardInterrupt:
         pass
+
+
+def _serve(exports: dict[str, str], output: Output, banner: str, stop: Callable[[], None]) -> None:
+    """Print what to export (shell lines, or one JSON object), then serve until Ctrl-C or SIGTERM."""
+    if output is Output.json:
+        out.print(json.dumps({"env": exports}), markup=False, highlight=False)
+    else:
+        for key, value in exports.items():
+            out.print(f"export {key}={value}", markup=False, highlight=False)
+    sys.stdout.flush()
+    err.print(banner)
+    try:
+        _wait_for_interrupt()
+    finally:
+        stop()
 
 
 def sim_aws(
     nodes: Annotated[int, typer.Option("--nodes", min=0, max=500)] = 3,
     port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 5055,
     route_limit: Annotated[int, typer.Option("--route-limit", help="Routes per table (AWS default 50).")] = 50,
+    output: OutputOpt = Output.text,
 ) -> None:
     """Run the embedded EC2 cloud in the foreground with a seeded VPC; prints what to export."""
     setup_logging(False)
@@ -100,22 +124,21 @@ def sim_aws(
         "CLOUDROUTES_AWS_VPC_ID": seed.vpc_id,
         "CLOUDROUTES_AWS_REGION": sim.region,
     }
-    for key, value in exports.items():
-        out.print(f"export {key}={value}", markup=False, highlight=False)
-    err.print(f"EC2 sim on {sim.endpoint}: VPC {seed.vpc_id}, {nodes} node(s). Ctrl-C stops it.")
-    _wait_for_interrupt()
-    sim.stop()
+    _serve(exports, output, f"EC2 sim on {sim.endpoint}: VPC {seed.vpc_id}, {nodes} node(s). Ctrl-C stops it.", sim.stop)
 
 
 def sim_gce(
     nodes: Annotated[int, typer.Option("--nodes", min=0, max=500)] = 3,
     port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 5056,
+    output: OutputOpt = Output.text,
 ) -> None:
     """Run the embedded Compute Engine cloud in the foreground, seeded; prints what to export."""
     setup_logging(False)
     from cloudroutes.sim import gce
 
-    gce.serve_forever(nodes=nodes, port=port, out=sys.stdout)
+    sim = gce.ComputeSim(port=port).start()
+    gce.seed_demo(sim, nodes)
+    _serve(gce.exports(sim), output, f"Compute sim on {sim.endpoint}: {nodes} node(s). Ctrl-C stops it.", sim.stop)
 
 
 StateDirOpt = Annotated[

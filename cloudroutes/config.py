@@ -98,6 +98,11 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def settings() -> dict[str, tuple[str, ...]]:
+    """Every settable key, by section: what env variables and flags may name."""
+    return dict(_SECTIONS)
+
+
 def load(path: str | None, *, env: Mapping[str, str] | None = None, overrides: Mapping[str, str] = {}) -> Config:
     """Read, merge and validate. `overrides` are `section.key=value` pairs from flags."""
     env = os.environ if env is None else env

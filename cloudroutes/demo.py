@@ -9,7 +9,8 @@ claim the story makes is checked against the cloud at the end, so the demo fails
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from rich.console import Console
 from rich.rule import Rule
@@ -33,22 +34,41 @@ class World:
     stop: Callable[[], None]
 
 
-def run(console: Console, world: World) -> int:
+@dataclass(slots=True)
+class Story:
+    """What the demo did, for `--output json`: each act's plan, apply and node table, then the verdict."""
+
+    acts: list[dict[str, Any]] = field(default_factory=list)
+    churn: str = ""
+    verdict: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.verdict) and all(self.verdict.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "acts": self.acts, "churn": self.churn, "verdict": self.verdict}
+
+
+def run(console: Console, world: World) -> Story:
+    story = Story()
     console.print(Rule("cloudroutes demo"))
     console.print("Config (cloudroutes.toml):", style="bold")
     console.print(world.config_text, markup=False, highlight=False)
     try:
-        first = _converge(console, world, "1. A fresh cluster: plan, then apply")
+        first = _converge(console, world, "1. A fresh cluster: plan, then apply", story)
         before = {row.node: row.subnets for row in first}
         console.print(Rule("2. Churn"))
-        console.print(world.churn())
-        second = _converge(console, world, "3. Apply again")
-        return _verdict(console, world, before, second)
+        story.churn = world.churn()
+        console.print(story.churn)
+        second = _converge(console, world, "3. Apply again", story)
+        story.verdict = _verdict(console, world, before, second)
+        return story
     finally:
         world.stop()
 
 
-def _converge(console: Console, world: World, title: str) -> tuple[status.NodeStatus, ...]:
+def _converge(console: Console, world: World, title: str, story: Story) -> tuple[status.NodeStatus, ...]:
     console.print(Rule(title))
     planned = engine.make_plan(world.provider, world.config)
     report.print_plan(console, planned.plan, names=engine.node_names(planned.observed))
@@ -57,12 +77,13 @@ def _converge(console: Console, world: World, title: str) -> tuple[status.NodeSt
     observed = engine.make_plan(world.provider, world.config).observed
     rows = status.node_statuses(observed, world.config.cluster)
     report.print_status(console, rows)
+    story.acts.append({"title": title, "apply": report.apply_json(result), "nodes": report.status_json(rows)})
     return rows
 
 
 def _verdict(
     console: Console, world: World, before: Mapping[NodeName, tuple[IPNetwork, ...]], after: tuple[status.NodeStatus, ...]
-) -> int:
+) -> dict[str, bool]:
     subnets = [s for row in after for s in row.subnets]
     checks = {
         "every node is ready (subnet recorded, routed in every table, forwarding on)": all(r.ready for r in after),
@@ -74,4 +95,4 @@ def _verdict(
     console.print(Rule("Verdict"))
     for claim, holds in checks.items():
         console.print(f"{'[green]ok[/]  ' if holds else '[red]FAIL[/]'} {claim}")
-    return 0 if all(checks.values()) else 1
+    return checks

@@ -24,7 +24,7 @@ Where it knowingly differs from GCE (choices, where GCE's behaviour is unconfirm
 from __future__ import annotations
 
 from cloudroutes.sim.gce.calls import Call
-from cloudroutes.sim.gce.demo import seed_demo, serve_forever
+from cloudroutes.sim.gce.demo import exports, seed_demo, serve_forever
 from cloudroutes.sim.gce.sim import ComputeSim
 
-__all__ = ["Call", "ComputeSim", "seed_demo", "serve_forever"]
+__all__ = ["Call", "ComputeSim", "exports", "seed_demo", "serve_forever"]

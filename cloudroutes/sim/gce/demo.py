@@ -36,6 +36,19 @@ def seed_demo(sim: ComputeSim, nodes: int, *, default_route: bool = True) -> Non
         )
 
 
+def exports(sim: ComputeSim) -> dict[str, str]:
+    """What a shell needs to point cloudroutes at a seeded emulator: its address and the demo cluster."""
+    return {
+        "CLOUDROUTES_GCE_ENDPOINT": sim.endpoint,
+        "CLOUDROUTES_GCE_PROJECT": sim.project,
+        "CLOUDROUTES_PROVIDER": "gce",
+        "CLOUDROUTES_CLUSTER_NAME": CLUSTER_LABEL["cloudroutes-cluster"],
+        "CLOUDROUTES_CLUSTER_CIDR": "10.244.0.0/16",
+        "CLOUDROUTES_GCE_NETWORK": "default",
+        "CLOUDROUTES_GCE_FIX_FORWARDING": "true",
+    }
+
+
 def serve_forever(
     nodes: int = 3,
     port: int = 0,
@@ -50,16 +63,7 @@ def serve_forever(
     sim.start()
     try:
         seed_demo(sim, nodes)
-        print(f"export CLOUDROUTES_GCE_ENDPOINT={sim.endpoint}", file=out)
-        print(f"export CLOUDROUTES_GCE_PROJECT={project}", file=out)
-        # What the product needs besides the emulator's address, so the printed lines are all a shell needs.
-        for key, value in (
-            ("CLOUDROUTES_PROVIDER", "gce"),
-            ("CLOUDROUTES_CLUSTER_NAME", CLUSTER_LABEL["cloudroutes-cluster"]),
-            ("CLOUDROUTES_CLUSTER_CIDR", "10.244.0.0/16"),
-            ("CLOUDROUTES_GCE_NETWORK", "default"),
-            ("CLOUDROUTES_GCE_FIX_FORWARDING", "true"),
-        ):
+        for key, value in exports(sim).items():
             print(f"export {key}={value}", file=out)
         out.flush()
         waiter = stop or threading.Event()

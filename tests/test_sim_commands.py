@@ -1,0 +1,48 @@
+"""`cloudroutes sim aws|gce` in the foreground, as a person would use them: read the exports, point
+the real commands at them, stop with SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+CLI = [sys.executable, "-m", "cloudroutes"]
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gce"])
+def test_sim_prints_exports_that_the_real_commands_converge_against(cloud, tmp_path):
+    sim = subprocess.Popen([*CLI, "sim", cloud, "--nodes", "2", "--port", "0", "-o", "json"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
+    try:
+        assert sim.stdout is not None
+        env = {**os.environ, **json.loads(sim.stdout.readline())["env"]}
+        env.pop("CLOUDROUTES_CONFIG", None)
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([*CLI, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+        assert run("plan", "--detailed-exitcode").returncode == 3
+        applied = run("apply", "--yes")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert run("plan", "--detailed-exitcode").returncode == 0
+        status = json.loads(run("status", "-o", "json").stdout)
+        assert len(status["nodes"]) == 2 and status["converged"]
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        assert sim.wait(timeout=20) == 0
+
+
+def test_demo_tells_its_story_as_json_and_checks_every_claim():
+    result = subprocess.run([*CLI, "demo", "--nodes", "3", "-o", "json"], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    story = json.loads(result.stdout)
+    assert story["ok"] is True and len(story["verdict"]) == 5 and all(story["verdict"].values())
+    first, second = story["acts"]
+    assert first["apply"]["converged"] and second["apply"]["converged"]
+    assert second["apply"]["plan"]["summary"]["delete"] == 2, "the terminated node's route goes from both AZ tables"
+    assert len(second["nodes"]) == 4 and all(n["ready"] for n in second["nodes"])

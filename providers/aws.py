@@ -64,6 +64,7 @@ class AwsProvider:
         self._config = config
         self._api = api or Ec2Api(config.aws.region)
         self._primary_eni: dict[NodeName, str] = {}
+        self._cidr_tags: dict[NodeName, set[str]] = {}
 
     @property
     def api_calls(self) -> Mapping[str, int]:
@@ -76,6 +77,10 @@ class AwsProvider:
         occupied = self._vpc_ranges()
         instances = self._instances()
         self._primary_eni = {NodeName(i["InstanceId"]): eni for i in instances if (eni := _primary_eni(i))}
+        self._cidr_tags = {
+            NodeName(i["InstanceId"]): {t["Key"] for t in i.get("Tags", []) if t["Key"] in (CIDR_TAG, CIDR_TAG_V6)}
+            for i in instances
+        }
         owners = {eni["NetworkInterfaceId"]: NodeName(i["InstanceId"]) for i in instances for eni in i.get("NetworkInterfaces", [])}
         limit = self._route_limit()
         tables = tuple(
@@ -164,8 +169,7 @@ class AwsProvider:
     def execute(self, action: Action) -> None:
         match action.kind:
             case ActionKind.CLAIM:
-                tags = [{"Key": CIDR_TAG if s.version == 4 else CIDR_TAG_V6, "Value": str(s)} for s in action.subnets]
-                self._api.call("create_tags", Resources=[self._node(action)], Tags=tags)
+                self._claim(action)
             case ActionKind.UNCLAIM:
                 keys = [{"Key": CIDR_TAG}, {"Key": CIDR_TAG_V6}]
                 self._api.call("delete_tags", Resources=[self._node(action)], Tags=keys)
@@ -181,6 +185,15 @@ class AwsProvider:
                 self._replace(action)
             case ActionKind.DELETE:
                 self._api.call("delete_route", **self._route_params(action))
+
+    def _claim(self, action: Action) -> None:
+        tags = [{"Key": CIDR_TAG if s.version == 4 else CIDR_TAG_V6, "Value": str(s)} for s in action.subnets]
+        self._api.call("create_tags", Resources=[self._node(action)], Tags=tags)
+        # A family dropped from cluster.cidr leaves its tag behind, and a stale record would be
+        # re-claimed on every pass: it goes, in the same action (only when there is one).
+        stale = self._cidr_tags.get(NodeName(self._node(action)), set()) - {t["Key"] for t in tags}
+        if stale:
+            self._api.call("delete_tags", Resources=[self._node(action)], Tags=[{"Key": k} for k in sorted(stale)])
 
     def _replace(self, action: Action) -> None:
         """ReplaceRoute, not delete + create: the destination is never without a route."""

@@ -284,3 +284,17 @@ def test_dual_stack_gives_each_node_one_block_per_family(world):
             assert routes[v4]["NetworkInterfaceId"] == routes[v6]["NetworkInterfaceId"] == eni
     assert engine.make_plan(world.provider(cidr='["10.244.0.0/16", "fd00:10:244::/56"]'),
                             world.config(cidr='["10.244.0.0/16", "fd00:10:244::/56"]')).plan.empty
+
+
+def test_dropping_a_family_from_the_cluster_cidr_removes_its_records_and_converges(world):
+    world.ec2.associate_vpc_cidr_block(VpcId=world.seed.vpc_id, AmazonProvidedIpv6CidrBlock=True)
+    (node,) = ec2_seed.launch(world.ec2, world.seed, 1)
+    assert converge(world, cidr='["10.244.0.0/16", "fd00:10:244::/56"]').converged
+
+    report = converge(world)  # IPv4 only from now on
+
+    assert report.converged
+    tags = {t["Key"] for t in world.instances()[node]["Tags"]}
+    assert "cloudroutes.io/pod-cidr" in tags and "cloudroutes.io/pod-cidr-v6" not in tags
+    world.sim.reset_calls()
+    assert engine.make_plan(world.provider(), world.config()).plan.empty

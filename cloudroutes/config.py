@@ -103,9 +103,10 @@ def settings() -> dict[str, tuple[str, ...]]:
     return dict(_SECTIONS)
 
 
-def load(path: str | None, *, env: Mapping[str, str] | None = None, overrides: Mapping[str, str] = {}) -> Config:
+def load(path: str | None, *, env: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None) -> Config:
     """Read, merge and validate. `overrides` are `section.key=value` pairs from flags."""
     env = os.environ if env is None else env
+    overrides = overrides or {}
     raw, source = _read_file(path or env.get("CLOUDROUTES_CONFIG"), explicit=bool(path or env.get("CLOUDROUTES_CONFIG")))
     _merge_env(raw, env)
     for dotted, value in overrides.items():
@@ -178,8 +179,11 @@ def _pair(item: str, origin: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+_CLASSES: dict[str, Any] = {"aws": AwsConfig, "gce": GceConfig, "limits": Limits}
+
+
 def _defaults(section: str) -> dict[str, Any]:
-    cls = {"aws": AwsConfig, "gce": GceConfig, "limits": Limits}.get(section)
+    cls = _CLASSES.get(section)
     if cls is None:
         return {"node_mask": 24, "node_mask_v6": 64}
     return {field.name: getattr(cls(), field.name) for field in dataclasses.fields(cls)}
@@ -195,9 +199,9 @@ def _build(raw: dict[str, Any], source: str) -> Config:
     return Config(
         provider=provider,
         cluster=_cluster(_section(raw, "cluster")),
-        aws=_typed(AwsConfig, _section(raw, "aws")),
-        gce=_typed(GceConfig, _section(raw, "gce")),
-        limits=_typed(Limits, _section(raw, "limits")),
+        aws=_typed("aws", raw),
+        gce=_typed("gce", raw),
+        limits=_typed("limits", raw),
         source=source,
     )
 
@@ -212,13 +216,11 @@ def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return section
 
 
-def _typed(cls: Any, section: dict[str, Any]) -> Any:
+def _typed(name: str, raw: dict[str, Any]) -> Any:
     """Coerce each value to its default's type, so env strings and TOML values meet one shape."""
-    defaults = _defaults(cls.__name__.removesuffix("Config").lower() if cls is not Limits else "limits")
-    values: dict[str, Any] = {}
-    for key, value in section.items():
-        values[key] = _coerce(key, value, defaults[key])
-    return cls(**values)
+    defaults = _defaults(name)
+    values = {key: _coerce(key, value, defaults[key]) for key, value in _section(raw, name).items()}
+    return _CLASSES[name](**values)
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:

@@ -277,7 +277,9 @@ def _ordered(actions: list[Action]) -> tuple[Action, ...]:
                 a.table or "",
                 a.destination.version if a.destination else 0,
                 int(a.destination.network_address) if a.destination else 0,
+                a.destination.prefixlen if a.destination else 0,  # 10.244.1.0/24 and /25 start alike
                 a.node or "",
+                a.ref,
             ),
         )
     )

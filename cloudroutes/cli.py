@@ -39,6 +39,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 sim_app = typer.Typer(help="Run an embedded cloud in the foreground, to try the commands by hand.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"cloudroutes {version('cloudroutes')}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Give every VM its own pod subnet and make the cloud's VPC route it there (AWS, GCE)."""
 app.add_typer(sim_app, name="sim")
 
 @app.command(context_settings=KEY_FLAGS_CONTEXT)

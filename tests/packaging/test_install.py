@@ -26,6 +26,8 @@ def test_help_imports_no_cloud_sdk():
         "result = CliRunner().invoke(app, ['--help'])\n"
         "assert result.exit_code == 0, result.output\n"
         "assert 'apply' in result.output\n"
+        "version = CliRunner().invoke(app, ['--version'])\n"
+        "assert version.exit_code == 0 and version.output.startswith('cloudroutes '), version.output\n"
         "heavy = [m for m in ('boto3', 'botocore', 'google.cloud.compute_v1', 'moto') if m in sys.modules]\n"
         "print(heavy)\n"
     )

@@ -9,6 +9,7 @@ snapshot is stale and the engine must observe and plan again.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter
@@ -56,7 +57,7 @@ class Executor:
         budgets: Mapping[ActionKind, tuple[int, float]] = getattr(provider, "write_budgets", {})
         self._buckets = {
             kind: TokenBucket(burst=burst, rate=rate, sleep=sleep) for kind, (burst, rate) in budgets.items()
-        } if bucket is None else {}
+        } if bucket is None else {}  # a bucket given by a caller (a test's fake clock) meters everything
         self._sleep = sleep
         self.tally = Tally()
 
@@ -68,7 +69,8 @@ class Executor:
                 phase = [a for a in plan.actions if a.kind is kind]
                 runnable = [a for a in phase if not _depends_on_failure(a, failed_nodes)]
                 skipped = [_skipped(a) for a in phase if a not in runnable]
-                for result in [*skipped, *pool.map(self._one, runnable)]:
+                # Lazily: pool.map yields results in order as they finish, so progress moves per action.
+                for result in itertools.chain(skipped, pool.map(self._one, runnable)):
                     results.append(result)
                     if result.outcome is not Outcome.DONE and kind is ActionKind.CLAIM and result.action.node:
                         failed_nodes.add(result.action.node)

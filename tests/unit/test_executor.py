@@ -315,3 +315,30 @@ def test_writes_a_provider_meters_apart_do_not_spend_the_route_bucket() -> None:
         waits[label] = executor.tally.bucket_wait_s
     assert waits["apart"] == 0
     assert waits["shared"] > 1000, "five claims and a create through a bucket of one"
+
+
+def test_progress_is_reported_per_action_not_per_phase() -> None:
+    """A long apply's progress bar must move while the phase runs, not jump when it ends."""
+    from cloudroutes.config import Limits
+    from cloudroutes.executor import Executor
+    from cloudroutes.model import Action, ActionKind, NodeName, Outcome, Plan, TableKey
+
+    try:
+        from tests.fakes import FakeProvider, node
+    except ModuleNotFoundError:
+        from fakes import FakeProvider, node
+
+    first_reported = threading.Event()
+    creates = tuple(
+        Action(kind=ActionKind.CREATE, node=NodeName(n), table=TableKey("rt-a"), destination=ip_network(f"10.244.{i}.0/24"))
+        for i, n in enumerate(["a", "b"])
+    )
+
+    def second_waits_for_the_first_report(action: Action) -> None:
+        if action.node == "b" and not first_reported.wait(timeout=5):
+            raise AssertionError("no progress was reported while the phase ran")
+
+    fake = FakeProvider(nodes=[node("a"), node("b")], on_execute=second_waits_for_the_first_report)
+    executor = Executor(fake, Limits(concurrency=1, write_burst=100), sleep=lambda seconds: None)
+    results = executor.run(Plan(actions=creates), progress=lambda result: first_reported.set())
+    assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from cloudroutes import planner
 from cloudroutes.config import Config
-from cloudroutes.errors import GuardError
+from cloudroutes.errors import CloudroutesError, GuardError
 from cloudroutes.executor import Executor, Progress
 from cloudroutes.model import ActionResult, Observed, Outcome, Plan
 from cloudroutes.providers.base import Provider
@@ -38,6 +38,8 @@ class Report:
     api_calls: Counter[str] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)
     bucket_wait_s: float = 0.0
+    unverified: str = ""
+    """Why the read-back after applying failed, if it did: the run then cannot claim convergence."""
 
     @property
     def failed(self) -> list[ActionResult]:
@@ -51,7 +53,7 @@ class Report:
 
     @property
     def converged(self) -> bool:
-        return self.final.empty and not self.final.blocked and not self.unresolved
+        return self.final.empty and not self.final.blocked and not self.unresolved and not self.unverified
 
     @property
     def writes(self) -> int:
@@ -108,7 +110,13 @@ def apply(
         results = executor.run(current.plan, progress)
         report.results += results
         report.rounds = round_number
-        current = make_plan(provider, config, destroy=destroy)
+        try:
+            current = make_plan(provider, config, destroy=destroy)
+        except CloudroutesError as exc:
+            # Writes happened: whatever the read-back says, this is no longer "nothing written" (exit 2).
+            log.error("could not read the cloud back after applying: %s", exc.message)
+            report.unverified = exc.message
+            break
         report.final = current.plan
         conflicts = [r for r in results if r.outcome is Outcome.CONFLICT]
         if not conflicts or current.plan.empty:

@@ -71,6 +71,7 @@ def apply_json(report: Report) -> dict[str, Any]:
         "api_calls": dict(sorted(report.api_calls.items())),
         "retries": dict(report.retries),
         "rate_limit_wait_s": round(report.bucket_wait_s, 3),
+        "unverified": report.unverified,
     }
 
 
@@ -138,7 +139,9 @@ def print_apply(console: Console, report: Report) -> None:
         f"Applied {done} of {len(report.results)} action(s) in {report.rounds} round(s); "
         f"{retries} retried; API calls: {calls or 'none'}."
     )
-    if not report.final.empty:
+    if report.unverified:
+        console.print(f"[red]Could not read the cloud back after applying: {report.unverified}[/]", highlight=False)
+    elif not report.final.empty:
         console.print(f"[yellow]{len(report.final.actions)} change(s) still pending.[/]")
     print_problems(console, [p for p in report.final.problems if p.blocking])
     verdict = "[green]Converged.[/]" if report.converged else "[red]Not converged.[/]"

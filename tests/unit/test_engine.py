@@ -257,3 +257,24 @@ def test_a_replan_that_trips_the_mass_delete_guard_stops_instead_of_deleting() -
     assert not report.converged
     assert not [a for a in fake.calls if a.kind is ActionKind.DELETE]
     assert len(fake.routes[TableKey("rt-a")]) == 3
+
+
+def test_a_failed_read_back_after_writing_is_a_failure_not_a_refusal() -> None:
+    """Exit 2 promises nothing was written; once round 1 wrote, a read-back error is exit 1."""
+    from cloudroutes.errors import PreflightError
+
+    fake = FakeProvider(nodes=[node("a")])
+    observe = fake.observe
+    reads = {"n": 0}
+
+    def observe_then_lose_the_network():  # type: ignore[no-untyped-def]
+        reads["n"] += 1
+        if reads["n"] > 1:
+            raise PreflightError("network default not found in project p")
+        return observe()
+
+    fake.observe = observe_then_lose_the_network  # type: ignore[method-assign]
+    report = run(fake, config())
+
+    assert not report.converged and "network default not found" in report.unverified
+    assert [a.kind for a in fake.calls] == [ActionKind.CLAIM, ActionKind.CREATE]

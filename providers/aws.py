@@ -227,18 +227,21 @@ def _associated(state: Any) -> bool:
     return not state or state.get("State") in ("associated", "associating")
 
 
+def _primary_interface(instance: dict[str, Any]) -> dict[str, Any] | None:
+    """The interface at device index 0: the one routes target and whose check must be off."""
+    return next(
+        (e for e in instance.get("NetworkInterfaces", []) if e.get("Attachment", {}).get("DeviceIndex") == 0), None
+    )
+
+
 def _primary_eni(instance: dict[str, Any]) -> str | None:
-    for eni in instance.get("NetworkInterfaces", []):
-        if eni.get("Attachment", {}).get("DeviceIndex") == 0:
-            return str(eni["NetworkInterfaceId"])
-    return None
+    primary = _primary_interface(instance)
+    return str(primary["NetworkInterfaceId"]) if primary else None
 
 
 def _node(instance: dict[str, Any]) -> Node:
     tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-    primary = next(
-        (e for e in instance.get("NetworkInterfaces", []) if e.get("Attachment", {}).get("DeviceIndex") == 0), None
-    )
+    primary = _primary_interface(instance)
     check = primary.get("SourceDestCheck", True) if primary else instance.get("SourceDestCheck", True)
     launched = instance.get("LaunchTime") or datetime.fromtimestamp(0, UTC)
     address = instance.get("PrivateIpAddress")

@@ -74,8 +74,7 @@ def _converge(console: Console, world: World, title: str, story: Story) -> tuple
     report.print_plan(console, planned.plan, names=engine.node_names(planned.observed))
     result = engine.apply(world.provider, world.config, planned)
     report.print_apply(console, result)
-    observed = engine.make_plan(world.provider, world.config).observed
-    rows = status.node_statuses(observed, world.config.cluster)
+    rows = status.node_statuses(result.observed, world.config.cluster)  # apply's own read-back
     report.print_status(console, rows)
     story.acts.append({"title": title, "apply": report.apply_json(result), "nodes": report.status_json(rows)})
     return rows

@@ -33,6 +33,8 @@ class Report:
 
     first: Plan
     final: Plan
+    observed: Observed
+    """The latest observation: the read-back after applying, or the one planned from if nothing ran."""
     results: list[ActionResult] = field(default_factory=list)
     rounds: int = 1
     api_calls: Counter[str] = field(default_factory=Counter)
@@ -94,7 +96,7 @@ def apply(
 ) -> Report:
     """Run a confirmed plan; after a conflict observe and plan again, up to limits.conflict_rounds."""
     executor = executor or Executor(provider, config.limits)
-    report = Report(first=planned.plan, final=planned.plan)
+    report = Report(first=planned.plan, final=planned.plan, observed=planned.observed)
     calls_before = Counter(provider.api_calls)
     current = planned
     for round_number in range(1, config.limits.conflict_rounds + 2):
@@ -117,7 +119,7 @@ def apply(
             log.error("could not read the cloud back after applying: %s", exc.message)
             report.unverified = exc.message
             break
-        report.final = current.plan
+        report.final, report.observed = current.plan, current.observed
         conflicts = [r for r in results if r.outcome is Outcome.CONFLICT]
         if not conflicts or current.plan.empty:
             break

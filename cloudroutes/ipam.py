@@ -1,8 +1,9 @@
 """Subnet assignment: cluster ranges + what nodes already hold -> one block per node per family.
 
-Pure: no I/O, no clock. A node keeps the block it holds (its route first, then its recorded
-tag or label); a conflict goes to the route holder, then to the earlier launch; new nodes get
-the lowest free blocks. Free blocks are found by sweeping the sorted taken intervals, never by
+Pure: no I/O, no clock. A node keeps the block recorded on its VM (the tag or label it read at
+boot to configure its bridge); a route decides only for a node with no record yet (adopting a
+cluster another tool built). Two nodes recording one block (a race) settle on the one the route
+points at, then on the earlier launch. New nodes get the lowest free blocks. Free blocks are found by sweeping the sorted taken intervals, never by
 enumerating the range, so a /32 of IPv6 carved into /64s costs no more than a /16 of IPv4.
 """
 
@@ -17,10 +18,18 @@ from cloudroutes.model import Assignment, IPNetwork, Node, NodeName
 
 
 class Evidence(enum.IntEnum):
-    """How strongly a node holds a block; lower wins."""
+    """How strongly a node holds a block; lower wins.
 
-    ROUTE = 0
+    The record is what the node's bridge carries, so while the node lives it decides: a route
+    bent by hand at another node is drift to repair in place, never a reason to move two live
+    nodes' subnets. A route still breaks a tie between two records of one block, since the
+    cloud's uniqueness on the route is the compare-and-swap two racing runs went through."""
+
+    ROUTED_RECORD = 0
+    """Recorded on the VM and routed to it (derived by `assign` from a RECORD and a ROUTE claim)."""
     RECORD = 1
+    ROUTE = 2
+    """Counts only for a node that records no block of that family."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +70,7 @@ def assign(*, nodes: Sequence[Node], claims: Iterable[Claim], pools: Sequence[Po
     left_out: set[NodeName] = set()
     moved: set[NodeName] = set()
     for pool in pools:
-        kept = _settle_claims([c for c in claims if pool.admits(c.subnet)], by_name)
+        kept = _settle_claims(_weigh([c for c in claims if pool.admits(c.subnet)]), by_name)
         claimants = {c.node for c in claims if c.subnet.version == pool.cidr.version}
         newcomers = sorted((n for n in nodes if n.name not in kept), key=_seniority)
         free = free_blocks(pool, taken=kept.values())
@@ -84,6 +93,22 @@ def assign(*, nodes: Sequence[Node], claims: Iterable[Claim], pools: Sequence[Po
 
 def _seniority(node: Node) -> tuple[object, ...]:
     return (node.launched_at, node.name)
+
+
+def _weigh(claims: list[Claim]) -> list[Claim]:
+    """A record backed by a route outranks a bare record; a route speaks only for a node without one."""
+    routed = {(c.node, c.subnet) for c in claims if c.evidence is Evidence.ROUTE}
+    recorders = {c.node for c in claims if c.evidence is not Evidence.ROUTE}
+    weighed = []
+    for claim in claims:
+        if claim.evidence is Evidence.ROUTE:
+            if claim.node not in recorders:
+                weighed.append(claim)
+        elif (claim.node, claim.subnet) in routed:
+            weighed.append(Claim(node=claim.node, subnet=claim.subnet, evidence=Evidence.ROUTED_RECORD))
+        else:
+            weighed.append(claim)
+    return weighed
 
 
 def _settle_claims(claims: list[Claim], nodes: dict[NodeName, Node]) -> dict[NodeName, IPNetwork]:

@@ -81,7 +81,8 @@ def pools(observed: Observed, cluster: ClusterConfig) -> tuple[ipam.Pool, ...]:
 
 
 def claims(observed: Observed, cluster: ClusterConfig) -> list[ipam.Claim]:
-    """What each node holds today: routes of ours that deliver to it, then what its VM records."""
+    """What each node holds today: what its VM records, and routes of ours that deliver to it
+    (which ipam weighs: a route decides only for a node that records nothing in that family)."""
     found = [
         ipam.Claim(node=r.node, subnet=r.destination, evidence=ipam.Evidence.ROUTE)
         for t in observed.tables

@@ -181,7 +181,7 @@ def test_two_nodes_claiming_one_subnet_the_earlier_launch_keeps_it(world):
     assert cidrs[second] == "10.244.0.0/24"
 
 
-def test_the_node_with_the_route_keeps_a_contested_subnet(world):
+def test_a_record_beats_a_route_to_a_node_that_records_nothing(world):
     first, second = ec2_seed.launch(world.ec2, world.seed, 2)
     eni = primary_eni(world.instances()[second])["NetworkInterfaceId"]
     world.ec2.create_route(RouteTableId=world.seed.table_ids[0], DestinationCidrBlock="10.244.5.0/24", NetworkInterfaceId=eni)
@@ -189,7 +189,9 @@ def test_the_node_with_the_route_keeps_a_contested_subnet(world):
 
     assert converge(world).converged
 
-    assert world.pod_cidrs() == {second: "10.244.5.0/24", first: "10.244.0.0/24"}
+    assert world.pod_cidrs() == {first: "10.244.5.0/24", second: "10.244.0.0/24"}
+    first_eni = primary_eni(world.instances()[first])["NetworkInterfaceId"]
+    assert world.routes(world.seed.table_ids[0])["10.244.5.0/24"]["NetworkInterfaceId"] == first_eni
 
 
 def test_two_applies_at_once_end_with_one_subnet_per_node(world):

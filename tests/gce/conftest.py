@@ -1,61 +1,17 @@
-"""GCE tests run against the embedded Compute Engine emulator, through the real google-cloud-compute client.
-
-Assertions read the cloud back (routes, labels, canIpForward) and count requests in the emulator's call
-log, never the engine's own claims about what it did.
-"""
+"""GCE tests run against the embedded Compute Engine emulator, through the real google-cloud-compute client."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from ipaddress import ip_network
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from cloudroutes import config as config_mod
-from cloudroutes import engine
 from cloudroutes.cli import app
-from cloudroutes.providers import gce_names as names
-from cloudroutes.providers.gce import GceProvider
-from cloudroutes.sim.gce import Call, ComputeSim, endpoints
+from cloudroutes.sim.gce import ComputeSim
 
-PROJECT = "demo-project"
-CLUSTER = "prod"
-REGION = "us-central1"
-ZONES = ("us-central1-a", "us-central1-b")
-NODE_RANGE = "10.128.0.0/20"
-SECONDARY = "10.60.0.0/16"
-INTERNET = "default-route-internet"
-
-CONFIG = """\
-provider = "gce"
-[cluster]
-name = "{cluster}"
-cidr = {cidr}
-[gce]
-project = "{project}"
-network = "{network}"
-fix_forwarding = {fix_forwarding}
-endpoint = "{endpoint}"
-[limits]
-backoff_max = 0.05
-write_burst = 500
-"""
-
-READS = {"projects.get", "networks.get", "subnetworks.aggregatedList", "instances.aggregatedList", "routes.list"}
-
-
-def method_id(call: Call) -> str:
-    """The discovery id of a logged request ("routes.insert"), from its HTTP method and path."""
-    endpoint, _ = endpoints.match(call.method, call.path)
-    return endpoint.method_id
-
-
-def count(calls: Iterable[Call]) -> Counter[str]:
-    return Counter(method_id(c) for c in calls)
+from .world import PROJECT, World, seed_world
 
 
 @pytest.fixture
@@ -66,133 +22,10 @@ def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[ComputeSim]:
         yield cloud
 
 
-@dataclass
-class World:
-    """Network 'default' (one subnet with a secondary range, the internet route) and the ways tests poke at it."""
-
-    sim: ComputeSim
-    path: Any
-    cluster: str = CLUSTER
-    born: int = 0
-
-    # -- the cloud, seeded -------------------------------------------------------------------
-
-    def add_nodes(self, n: int, *, forwarding: bool = False, cluster: str | None = None) -> list[str]:
-        """`n` VMs labelled for the cluster, alternating over two zones; canIpForward off, as GCE creates them."""
-        made = []
-        for _ in range(n):
-            self.born += 1
-            name = f"node-{self.born}"
-            self.sim.add_instance(
-                name,
-                zone=self.zone_for(name),
-                labels={names.CLUSTER_LABEL: cluster or self.cluster},
-                can_ip_forward=forwarding,
-            )
-            made.append(name)
-        return made
-
-    @staticmethod
-    def zone_for(name: str) -> str:
-        return ZONES[(int(name.rsplit("-", 1)[-1]) - 1) % len(ZONES)]
-
-    def hop(self, name: str) -> str:
-        return f"zones/{self.zone_for(name)}/instances/{name}"
-
-    # -- config and engine -------------------------------------------------------------------
-
-    def config_text(
-        self,
-        *,
-        cidr: str = '"10.244.0.0/16"',
-        fix_forwarding: bool = True,
-        network: str = "default",
-        project: str = PROJECT,
-        cluster: str | None = None,
-    ) -> str:
-        return CONFIG.format(
-            cluster=cluster or self.cluster,
-            cidr=cidr,
-            project=project,
-            network=network,
-            fix_forwarding=str(fix_forwarding).lower(),
-            endpoint=self.sim.endpoint,
-        )
-
-    def config(self, **kwargs: Any) -> config_mod.Config:
-        return config_mod.from_text(self.config_text(**kwargs))
-
-    def write_config(self, **kwargs: Any) -> str:
-        target = self.path / "cloudroutes.toml"
-        target.write_text(self.config_text(**kwargs))
-        return str(target)
-
-    def provider(self, **kwargs: Any) -> GceProvider:
-        return GceProvider(self.config(**kwargs))
-
-    def plan(self, **kwargs: Any) -> engine.Planned:
-        return engine.make_plan(self.provider(**kwargs), self.config(**kwargs))
-
-    def converge(self, **kwargs: Any) -> engine.Report:
-        cfg = self.config(**kwargs)
-        provider = GceProvider(cfg)
-        return engine.apply(provider, cfg, engine.make_plan(provider, cfg))
-
-    # -- the cloud, read back ----------------------------------------------------------------
-
-    def routes(self) -> dict[str, dict[str, Any]]:
-        return {r["name"]: r for r in self.sim.routes()}
-
-    def ours(self) -> dict[str, dict[str, Any]]:
-        """Routes carrying this cluster's marker, by destination; a duplicate destination fails here."""
-        marked = [r for r in self.sim.routes() if r.get("description") == names.marker(self.cluster)]
-        by_dest = {r["destRange"]: r for r in marked}
-        assert len(by_dest) == len(marked), f"two routes of ours for one destination: {marked}"
-        return by_dest
-
-    def instances(self) -> dict[str, dict[str, Any]]:
-        found = self.sim.instances()
-        by_name = {i["name"]: i for i in found}
-        assert len(by_name) == len(found)
-        return by_name
-
-    def pod_cidrs(self) -> dict[str, str]:
-        """Each node's recorded IPv4 subnet, decoded from its label."""
-        return {
-            name: str(names.parse_label(i["labels"][names.CIDR_LABEL], 4))
-            for name, i in self.instances().items()
-            if names.CIDR_LABEL in i.get("labels", {})
-        }
-
-    def assert_converged(self, nodes: Iterable[str]) -> dict[str, str]:
-        """One route per node to that node, named and marked as ours, and the subnet recorded on the node."""
-        nodes = list(nodes)
-        cidrs = self.pod_cidrs()
-        assert set(nodes) <= set(cidrs), f"nodes without a recorded subnet: {set(nodes) - set(cidrs)}"
-        live = {n: cidrs[n] for n in nodes}
-        assert len(set(live.values())) == len(live), f"a subnet recorded on two nodes: {live}"
-        ours = self.ours()
-        for node, cidr in live.items():
-            route = ours[cidr]
-            assert route["nextHopInstance"].endswith(f"/projects/{PROJECT}/{self.hop(node)}"), (node, route)
-            assert route["name"] == names.route_name(self.cluster, ip_network(cidr))
-            assert ip_network(cidr).subnet_of(ip_network("10.244.0.0/16"))
-        return live
-
-
 @pytest.fixture
 def make_world(sim: ComputeSim, tmp_path: Any) -> Callable[..., World]:
     def make(*, internet_route: bool = True) -> World:
-        sim.add_network("default")
-        sim.add_subnetwork("default", region=REGION, name="nodes", cidr=NODE_RANGE, secondary={"pods-x": SECONDARY})
-        if internet_route:
-            sim.add_route(
-                name=INTERNET,
-                dest_range="0.0.0.0/0",
-                next_hop_gateway="default-internet-gateway",
-                description="Default route to the Internet.",
-            )
-        return World(sim=sim, path=tmp_path)
+        return seed_world(sim, tmp_path, internet_route=internet_route)
 
     return make
 

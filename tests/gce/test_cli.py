@@ -13,7 +13,7 @@ import pytest
 
 from cloudroutes.providers import gce_names as names
 
-from .conftest import INTERNET, PROJECT, READS, count
+from .world import INTERNET, PROJECT, READS, count
 
 
 def no_writes(world) -> bool:

@@ -17,7 +17,7 @@ from cloudroutes import engine
 from cloudroutes.model import ActionKind, Outcome
 from cloudroutes.providers import gce_names as names
 
-from .conftest import INTERNET, PROJECT, READS, ZONES, count, method_id
+from .world import INTERNET, PROJECT, READS, ZONES, count, method_id
 
 ROUTE_WRITES = {"routes.insert", "routes.delete"}
 

@@ -15,10 +15,7 @@ from cloudroutes.executor import Executor
 from cloudroutes.model import Action, ActionKind, NodeName, Outcome, ProblemKind, TableKey
 from cloudroutes.ratelimit import TokenBucket
 
-try:
-    from tests.fakes import FakeProvider, node, route
-except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ itself on sys.path
-    from fakes import FakeProvider, node, route
+from tests.fakes import FakeProvider, node, route
 
 A0, A1, A2, A3 = (ip_network(f"10.244.{i}.0/24") for i in range(4))
 WRITES = {str(k) for k in ActionKind}

@@ -15,10 +15,7 @@ from cloudroutes.executor import Executor
 from cloudroutes.model import WRITE_ORDER, Action, ActionKind, ActionResult, NodeName, Outcome, Plan, TableKey
 from cloudroutes.ratelimit import TokenBucket
 
-try:
-    from tests.fakes import FakeProvider, node, route
-except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ itself on sys.path
-    from fakes import FakeProvider, node, route
+from tests.fakes import FakeProvider, node, route
 
 A0, A1, A2, A3 = (ip_network(f"10.244.{i}.0/24") for i in range(4))
 
@@ -294,10 +291,7 @@ def test_writes_a_provider_meters_apart_do_not_spend_the_route_bucket() -> None:
     from cloudroutes.executor import Executor
     from cloudroutes.model import Action, ActionKind, NodeName, Plan, TableKey
 
-    try:
-        from tests.fakes import FakeProvider, node
-    except ModuleNotFoundError:
-        from fakes import FakeProvider, node
+    from tests.fakes import FakeProvider, node
 
     names = [f"n{i}" for i in range(5)]
     plan = Plan(
@@ -323,10 +317,7 @@ def test_progress_is_reported_per_action_not_per_phase() -> None:
     from cloudroutes.executor import Executor
     from cloudroutes.model import Action, ActionKind, NodeName, Outcome, Plan, TableKey
 
-    try:
-        from tests.fakes import FakeProvider, node
-    except ModuleNotFoundError:
-        from fakes import FakeProvider, node
+    from tests.fakes import FakeProvider, node
 
     first_reported = threading.Event()
     creates = tuple(

@@ -9,10 +9,7 @@ import pytest
 from cloudroutes.errors import Conflict, NotFound, QuotaExceeded
 from cloudroutes.model import Action, ActionKind, NodeName, TableKey
 
-try:
-    from tests.fakes import FakeProvider, node, route
-except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ itself on sys.path
-    from fakes import FakeProvider, node, route
+from tests.fakes import FakeProvider, node, route
 
 A0 = ip_network("10.244.0.0/24")
 

@@ -11,10 +11,7 @@ from hypothesis import strategies as st
 from cloudroutes.ipam import Claim, Evidence, Pool, assign, free_blocks
 from cloudroutes.model import Assignment, IPNetwork, Node, NodeName
 
-try:
-    from tests.fakes import node
-except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ itself on sys.path
-    from fakes import node
+from tests.fakes import node
 
 ROUTE, RECORD = Evidence.ROUTE, Evidence.RECORD
 PROPS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -56,10 +53,20 @@ CASES = [
     pytest.param([node("a"), node("b", age=1)], [claim("b", "10.244.7.0/24")], [V4],
                  result({"a": ("10.244.0.0/24",), "b": ("10.244.7.0/24",)}),
                  id="a recorded block is kept even by the newer node"),
-    pytest.param([node("a", age=0), node("b", age=1)],
+    pytest.param([node("a", age=1), node("b", age=0)],
                  [claim("a", "10.244.7.0/24", RECORD), claim("b", "10.244.7.0/24", ROUTE)], [V4],
-                 result({"a": ("10.244.0.0/24",), "b": ("10.244.7.0/24",)}, moved=("a",)),
-                 id="route evidence beats record evidence, even against seniority"),
+                 result({"a": ("10.244.7.0/24",), "b": ("10.244.0.0/24",)}, moved=("b",)),
+                 id="a record beats a route to a node without one, even against seniority"),
+    pytest.param([node("a", age=1), node("b", age=0)],
+                 [claim("a", "10.244.7.0/24", RECORD), claim("a", "10.244.7.0/24", ROUTE),
+                  claim("b", "10.244.7.0/24", RECORD)], [V4],
+                 result({"a": ("10.244.7.0/24",), "b": ("10.244.0.0/24",)}, moved=("b",)),
+                 id="two records of one block: the route holder keeps it, even against seniority"),
+    pytest.param([node("a"), node("b", age=1)],
+                 [claim("a", "10.244.0.0/24", RECORD), claim("b", "10.244.1.0/24", RECORD),
+                  claim("b", "10.244.0.0/24", ROUTE), claim("b", "10.244.1.0/24", ROUTE)], [V4],
+                 result({"a": ("10.244.0.0/24",), "b": ("10.244.1.0/24",)}),
+                 id="a route bent at another recording node moves nobody"),
     pytest.param([node("a", age=1), node("b", age=0)],
                  [claim("a", "10.244.7.0/24"), claim("b", "10.244.7.0/24")], [V4],
                  result({"a": ("10.244.0.0/24",), "b": ("10.244.7.0/24",)}, moved=("a",)),
@@ -70,8 +77,12 @@ CASES = [
                  id="between equal evidence and launch the name wins"),
     pytest.param([node("a"), node("b", age=1)],
                  [claim("a", "10.244.0.0/24", RECORD), claim("a", "10.244.5.0/24", ROUTE)], [V4],
+                 result({"a": ("10.244.0.0/24",), "b": ("10.244.1.0/24",)}),
+                 id="a node's record beats a stray route to it, which frees nothing"),
+    pytest.param([node("a"), node("b", age=1)],
+                 [claim("a", "10.245.0.0/24", RECORD), claim("a", "10.244.5.0/24", ROUTE)], [V4],
                  result({"a": ("10.244.5.0/24",), "b": ("10.244.0.0/24",)}),
-                 id="a node's route beats its own record, which is freed"),
+                 id="a record outside the range is no record: the route decides"),
     pytest.param([node("a")], [claim("a", "10.244.7.0/25")], [V4],
                  result({"a": ("10.244.0.0/24",)}, moved=("a",)),
                  id="a claim of the wrong size is ignored"),
@@ -310,6 +321,24 @@ def test_rerunning_with_the_result_as_claims_changes_nothing(w: tuple[list[Node]
     assert again.subnets == first.subnets
     assert again.left_out == first.left_out
     assert again.moved == ()
+
+
+@PROPS
+@given(world(), st.data())
+def test_routes_alone_never_move_a_recorded_node(w: tuple[list[Node], list[Claim], Pool], data: st.DataObject) -> None:
+    """Any bending of routes (to another node, to a node that records nothing): every record stands."""
+    nodes, claims, the_pool = w
+    first = assign(nodes=nodes, claims=claims, pools=[the_pool])
+    ledger = [Claim(node=name, subnet=b, evidence=RECORD) for name, blocks in first.subnets.items() for b in blocks]
+    if nodes:
+        blocks = list(the_pool.cidr.subnets(new_prefix=the_pool.mask))
+        names = [nd.name for nd in nodes]
+        bent = data.draw(st.lists(st.tuples(st.sampled_from(names), st.sampled_from(blocks)), max_size=8))
+        ledger += [Claim(node=who, subnet=block, evidence=ROUTE) for who, block in bent]
+    again = assign(nodes=nodes, claims=ledger, pools=[the_pool])
+    for name, blocks in first.subnets.items():
+        if blocks:
+            assert again.subnets[name] == blocks
 
 
 @PROPS

@@ -27,10 +27,7 @@ from cloudroutes.model import (
     TableKey,
 )
 
-try:
-    from tests.fakes import FakeProvider, apply_plan, node, route
-except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ itself on sys.path
-    from fakes import FakeProvider, apply_plan, node, route
+from tests.fakes import FakeProvider, apply_plan, node, route
 
 PROPS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -137,6 +134,14 @@ ROWS = [
                  [], id="ours: two tables disagree; the older node keeps the block everywhere"),
     pytest.param(dict(nodes=[node("a", recorded=["10.250.0.0/24"])]), V4, [claim("a", A0), create("rt-a", A0, "a")], [],
                  id="ours: a record outside the range is rewritten"),
+    pytest.param(dict(nodes=[node("a", recorded=[A0]), node("b", age=1, recorded=[A1])],
+                      routes=[route("rt-a", A0, "b"), route("rt-a", A1, "b"), route("rt-b", A0, "b"), route("rt-b", A1, "b")],
+                      tables=("rt-a", "rt-b")), V4,
+                 [replace("rt-a", A0, "a"), replace("rt-b", A0, "a")], [],
+                 id="ours: a route bent at another live node is put back; nobody's subnet moves"),
+    pytest.param(dict(nodes=[node("a", recorded=[A0]), node("b", age=1)], routes=[route("rt-a", A0, "b")]), V4,
+                 [claim("b", A1), replace("rt-a", A0, "a"), create("rt-a", A1, "b")], [],
+                 id="ours: a route to a node that records nothing yields to the record"),
     # foreign
     pytest.param(dict(nodes=[node("a")], routes=[route("rt-a", A0, "x", marked=False)]), V4,
                  [claim("a", A1), create("rt-a", A1, "a")], [FOREIGN],
@@ -506,6 +511,37 @@ def test_law_applying_a_plan_converges_in_one_step(w: tuple[FakeProvider, Cluste
         ours = [r for r in table.routes if _ours(r, the_cluster)]
         assert {r.destination: r.node for r in ours} == wanted  # nothing missing, nothing stale, nothing extra
         assert all(r.exact for r in ours)
+
+
+@PROPS
+@given(worlds(), st.data())
+def test_law_tampering_with_routes_alone_never_moves_a_live_nodes_subnet(
+    w: tuple[FakeProvider, ClusterConfig], data: st.DataObject
+) -> None:
+    """Converge, then bend, delete and add routes of ours by hand: the records decide, routes follow."""
+    fake, the_cluster = w
+    observed = fake.observe()
+    apply_plan(fake, planner.plan(observed, planner.assign(observed, the_cluster), the_cluster).actions)
+    records = {nd.name: nd.recorded for nd in fake.observe().nodes}
+    names = [*records]
+    blocks = V4_BLOCKS + V6_BLOCKS
+    for key, routes in fake.routes.items():
+        for _ in range(data.draw(st.integers(0, 4))):
+            dest = data.draw(st.sampled_from(blocks))
+            match data.draw(st.sampled_from(["bend", "delete", "dead"])):
+                case "bend" if names:
+                    routes[dest] = route(key, dest, data.draw(st.sampled_from(names)), exact=data.draw(st.booleans()))
+                case "delete":
+                    routes.pop(dest, None)
+                case _:
+                    routes[dest] = route(key, dest, None)
+    tampered = fake.observe()
+    assignment = planner.assign(tampered, the_cluster)
+    for name, recorded in records.items():
+        assert set(recorded) <= set(assignment.subnets[name]), name  # a family may be added, none moves
+    apply_plan(fake, planner.plan(tampered, assignment, the_cluster).actions)
+    after = fake.observe()
+    assert planner.plan(after, planner.assign(after, the_cluster), the_cluster).actions == ()
 
 
 @PROPS

@@ -167,6 +167,13 @@ def add_route(
     return links.link(links.global_path(world.project, "routes", name))
 
 
+def remove_route(world: World, name: str) -> None:
+    """Take a route away as someone else would (a person in the console), with no operation."""
+    if name not in world.routes:
+        raise ValueError(f"no route {name!r}")
+    del world.routes[name]
+
+
 def _instance_ref(world: World, value: str | None) -> str | None:
     """Accept a bare instance name too, when exactly one instance has it."""
     if value is None or "/" in value:

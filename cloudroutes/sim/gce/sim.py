@@ -196,6 +196,10 @@ class ComputeSim:
                 tags=tags,
             )
 
+    def remove_route(self, name: str) -> None:
+        with self._world.lock:
+            seed.remove_route(self._world, name)
+
     # --- observation ------------------------------------------------------------------------------
 
     @property

@@ -16,6 +16,8 @@ demo: $(STAMP)
 	$(BIN)/cloudroutes demo
 
 test: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest

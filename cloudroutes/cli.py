@@ -38,7 +38,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-sim_app = typer.Typer(help="Run an embedded cloud in the foreground, to try the commands by hand.", no_args_is_help=True)
+sim_app = typer.Typer(
+    help="Run an embedded cloud in the foreground, to try the commands by hand.", no_args_is_help=True
+)
 
 
 def _version(value: bool) -> None:
@@ -56,7 +58,10 @@ def _main(
     ] = False,
 ) -> None:
     """Give every VM its own pod subnet and make the cloud's VPC route it there (AWS, GCE)."""
+
+
 app.add_typer(sim_app, name="sim")
+
 
 @app.command(context_settings=KEY_FLAGS_CONTEXT)
 def plan(
@@ -101,8 +106,15 @@ def _confirm(what: str, yes: bool, changes: int) -> None:
 
 
 def _converge(
-    *, destroy: bool, config: str | None, output: Output, set_: list[str] | None, provider: str | None,
-    yes: bool, allow_mass_delete: bool, extra: list[str],
+    *,
+    destroy: bool,
+    config: str | None,
+    output: Output,
+    set_: list[str] | None,
+    provider: str | None,
+    yes: bool,
+    allow_mass_delete: bool,
+    extra: list[str],
 ) -> int:
     cfg = load_config(config, set_, provider, extra)
     cloud = make_provider(cfg)
@@ -144,8 +156,14 @@ def apply(
     setup_logging(verbose)
     guarded(
         lambda: _converge(
-            destroy=False, config=config, output=output, set_=set_, provider=provider, yes=yes,
-            allow_mass_delete=allow_mass_delete, extra=ctx.args,
+            destroy=False,
+            config=config,
+            output=output,
+            set_=set_,
+            provider=provider,
+            yes=yes,
+            allow_mass_delete=allow_mass_delete,
+            extra=ctx.args,
         )
     )
 
@@ -164,8 +182,14 @@ def destroy(
     setup_logging(verbose)
     guarded(
         lambda: _converge(
-            destroy=True, config=config, output=output, set_=set_, provider=provider, yes=yes,
-            allow_mass_delete=True, extra=ctx.args,
+            destroy=True,
+            config=config,
+            output=output,
+            set_=set_,
+            provider=provider,
+            yes=yes,
+            allow_mass_delete=True,
+            extra=ctx.args,
         )
     )
 
@@ -177,7 +201,9 @@ def status_cmd(
     output: OutputOpt = Output.text,
     set_: SetOpt = None,
     provider: ProviderOpt = None,
-    check: Annotated[bool, typer.Option("--check", help="Exit 3 unless converged and every running node is ready.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 3 unless converged and every running node is ready.")
+    ] = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Per node: its subnet, its routes, its forwarding flag, and whether it is ready."""

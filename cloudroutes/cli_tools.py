@@ -45,16 +45,20 @@ def demo(
 
 def node_cidr(
     instance_id: Annotated[
-        str | None, typer.Option("--instance-id", help="AWS: i-...; GCE: zone/name. Default: this VM, from the metadata service.")
+        str | None,
+        typer.Option("--instance-id", help="AWS: i-...; GCE: zone/name. Default: this VM, from the metadata service."),
     ] = None,
-    format_: Annotated[str, typer.Option("--format", help="plain, docker (daemon.json) or cni (bridge config).")] = "plain",
+    format_: Annotated[
+        str, typer.Option("--format", help="plain, docker (daemon.json) or cni (bridge config).")
+    ] = "plain",
     provider: Annotated[str, typer.Option("--provider", envvar="CLOUDROUTES_PROVIDER", help="aws or gce.")] = "aws",
     imds: Annotated[
         str,
         typer.Option(
             "--imds",
             envvar="CLOUDROUTES_IMDS_URL",
-            help="Metadata service base URL [default: http://169.254.169.254 on AWS, http://metadata.google.internal on GCE].",
+            help="Metadata service base URL "
+            "[default: http://169.254.169.254 on AWS, http://metadata.google.internal on GCE].",
         ),
     ] = "",
     region: Annotated[str, typer.Option("--region", help="AWS region; default from the environment or metadata.")] = "",
@@ -124,7 +128,9 @@ def sim_aws(
         "CLOUDROUTES_AWS_VPC_ID": seed.vpc_id,
         "CLOUDROUTES_AWS_REGION": sim.region,
     }
-    _serve(exports, output, f"EC2 sim on {sim.endpoint}: VPC {seed.vpc_id}, {nodes} node(s). Ctrl-C stops it.", sim.stop)
+    _serve(
+        exports, output, f"EC2 sim on {sim.endpoint}: VPC {seed.vpc_id}, {nodes} node(s). Ctrl-C stops it.", sim.stop
+    )
 
 
 def sim_gce(
@@ -167,7 +173,9 @@ def _lab(step: Callable[[Any], int]) -> None:
 @lab_app.command("up")
 def lab_up(
     nodes: Annotated[int, typer.Option("--nodes", min=1, max=20, help="VMs (instances) in the lab.")] = 3,
-    provider: Annotated[str, typer.Option("--provider", help="The embedded cloud the fabric follows: aws or gce.")] = "aws",
+    provider: Annotated[
+        str, typer.Option("--provider", help="The embedded cloud the fabric follows: aws or gce.")
+    ] = "aws",
     state_dir: StateDirOpt = DEFAULT_LAB_DIR,
 ) -> None:
     """Start the embedded cloud and build the namespace fabric; prints what to export."""
@@ -179,7 +187,7 @@ def lab_up(
         info = lab.up(nodes=nodes, state_dir=state_dir, provider=provider)
         out.print(info.exports(), markup=False, highlight=False)
         again = "cloudroutes lab up" + (f" --provider {provider}" if provider != "aws" else "")
-        err.print(f"lab up: {nodes} VM(s); run: eval \"$({again})\" to export, then cloudroutes apply --yes")
+        err.print(f'lab up: {nodes} VM(s); run: eval "$({again})" to export, then cloudroutes apply --yes')
         return EXIT_OK
 
     _lab(step)

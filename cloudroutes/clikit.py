@@ -19,7 +19,7 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False)
 
 
-class Output(str, enum.Enum):
+class Output(enum.StrEnum):
     text = "text"
     json = "json"
 
@@ -34,7 +34,8 @@ SetOpt = Annotated[
     typer.Option(
         "--set",
         help="Override a config key: section.key=value (e.g. cluster.cidr=10.244.0.0/16). Repeatable. "
-        "Every key is also a flag of its own: --<section>-<key> VALUE (--cluster-cidr, --aws-vpc-id, --gce-project, ...).",
+        "Every key is also a flag of its own: --<section>-<key> VALUE "
+        "(--cluster-cidr, --aws-vpc-id, --gce-project, ...).",
     ),
 ]
 KEY_FLAGS_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -60,6 +61,8 @@ def key_flags(args: list[str]) -> dict[str, str]:
             value = rest.pop(0)
         found[known[flag]] = value
     return found
+
+
 ProviderOpt = Annotated[str | None, typer.Option("--provider", help="aws or gce (overrides the config).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log every cloud action to stderr.")]
 
@@ -111,5 +114,3 @@ def make_provider(cfg: config_mod.Config) -> Any:
     from cloudroutes import providers
 
     return providers.create(cfg.provider, cfg)
-
-

@@ -103,11 +103,15 @@ def settings() -> dict[str, tuple[str, ...]]:
     return dict(_SECTIONS)
 
 
-def load(path: str | None, *, env: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None) -> Config:
+def load(
+    path: str | None, *, env: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None
+) -> Config:
     """Read, merge and validate. `overrides` are `section.key=value` pairs from flags."""
     env = os.environ if env is None else env
     overrides = overrides or {}
-    raw, source = _read_file(path or env.get("CLOUDROUTES_CONFIG"), explicit=bool(path or env.get("CLOUDROUTES_CONFIG")))
+    raw, source = _read_file(
+        path or env.get("CLOUDROUTES_CONFIG"), explicit=bool(path or env.get("CLOUDROUTES_CONFIG"))
+    )
     _merge_env(raw, env)
     for dotted, value in overrides.items():
         _set(raw, dotted, value, origin="--set")
@@ -304,7 +308,7 @@ def _cluster(section: dict[str, Any]) -> ClusterConfig:
 
 def _cluster_cidrs(value: Any) -> tuple[IPNetwork, ...]:
     if value is None or value == "" or value == []:
-        raise ConfigError("cluster.cidr is required (e.g. \"10.244.0.0/16\")")
+        raise ConfigError('cluster.cidr is required (e.g. "10.244.0.0/16")')
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise ConfigError("cluster.cidr must be a CIDR string or a list of them")

@@ -81,7 +81,10 @@ def _converge(console: Console, world: World, title: str, story: Story) -> tuple
 
 
 def _verdict(
-    console: Console, world: World, before: Mapping[NodeName, tuple[IPNetwork, ...]], after: tuple[status.NodeStatus, ...]
+    console: Console,
+    world: World,
+    before: Mapping[NodeName, tuple[IPNetwork, ...]],
+    after: tuple[status.NodeStatus, ...],
 ) -> dict[str, bool]:
     subnets = [s for row in after for s in row.subnets]
     checks = {

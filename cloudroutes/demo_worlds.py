@@ -56,7 +56,6 @@ def aws_world(nodes: int = 6) -> World:
     )
 
 
-
 GCE_CONFIG = """\
 provider = "gce"
 [cluster]

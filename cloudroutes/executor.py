@@ -55,9 +55,11 @@ class Executor:
         # ModifyNetworkInterfaceAttribute 100/5): spending the route bucket on them would halve
         # the pace of route writes for nothing. The provider names them; the rest share one bucket.
         budgets: Mapping[ActionKind, tuple[int, float]] = getattr(provider, "write_budgets", {})
-        self._buckets = {
-            kind: TokenBucket(burst=burst, rate=rate, sleep=sleep) for kind, (burst, rate) in budgets.items()
-        } if bucket is None else {}  # a bucket given by a caller (a test's fake clock) meters everything
+        self._buckets = (
+            {kind: TokenBucket(burst=burst, rate=rate, sleep=sleep) for kind, (burst, rate) in budgets.items()}
+            if bucket is None
+            else {}
+        )  # a bucket given by a caller (a test's fake clock) meters everything
         self._sleep = sleep
         self.tally = Tally()
 
@@ -125,7 +127,9 @@ def _depends_on_failure(action: Action, failed_nodes: set[NodeName]) -> bool:
 
 
 def _skipped(action: Action) -> ActionResult:
-    return ActionResult(action=action, outcome=Outcome.SKIPPED, error="its node's subnet could not be recorded", attempts=0)
+    return ActionResult(
+        action=action, outcome=Outcome.SKIPPED, error="its node's subnet could not be recorded", attempts=0
+    )
 
 
 def _log(action: Action, outcome: Outcome, message: str, attempts: int, elapsed: float) -> None:

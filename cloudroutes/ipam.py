@@ -3,8 +3,9 @@
 Pure: no I/O, no clock. A node keeps the block recorded on its VM (the tag or label it read at
 boot to configure its bridge); a route decides only for a node with no record yet (adopting a
 cluster another tool built). Two nodes recording one block (a race) settle on the one the route
-points at, then on the earlier launch. New nodes get the lowest free blocks. Free blocks are found by sweeping the sorted taken intervals, never by
-enumerating the range, so a /32 of IPv6 carved into /64s costs no more than a /16 of IPv4.
+points at, then on the earlier launch. New nodes get the lowest free blocks. Free blocks are found
+by sweeping the sorted taken intervals, never by enumerating the range, so a /32 of IPv6 carved
+into /64s costs no more than a /16 of IPv4.
 """
 
 from __future__ import annotations
@@ -129,7 +130,9 @@ def free_blocks(pool: Pool, *, taken: Iterable[IPNetwork] = ()) -> Iterator[IPNe
     taken = tuple(taken)
     yield from _sweep(pool, (*pool.blocked, *pool.deferred, *taken))
     seen: set[IPNetwork] = set()
-    for block in sorted((b for d in pool.deferred for b in _node_blocks(d, pool)), key=lambda b: int(b.network_address)):
+    for block in sorted(
+        (b for d in pool.deferred for b in _node_blocks(d, pool)), key=lambda b: int(b.network_address)
+    ):
         if block in seen or not pool.admits(block):
             continue
         seen.add(block)
@@ -143,7 +146,9 @@ def _node_blocks(stale: IPNetwork, pool: Pool) -> Iterator[IPNetwork]:
         return
     if stale.prefixlen >= pool.mask:
         yield stale.supernet(new_prefix=pool.mask)
-    elif pool.mask - stale.prefixlen <= 16:  # a wider stale range: its blocks, but never an enumeration of a /32 of IPv6
+    elif (
+        pool.mask - stale.prefixlen <= 16
+    ):  # a wider stale range: its blocks, but never an enumeration of a /32 of IPv6
         yield from stale.subnets(new_prefix=pool.mask)
 
 

@@ -38,7 +38,9 @@ def imds_get(base: str, path: str, *, timeout: float = 2.0) -> str:
     except OSError:
         pass
     try:
-        with urllib.request.urlopen(urllib.request.Request(f"{base}{path}", headers=headers), timeout=timeout) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(f"{base}{path}", headers=headers), timeout=timeout
+        ) as response:
             return str(response.read().decode()).strip()
     except OSError as exc:
         raise ConfigError(f"instance metadata service at {base} did not answer {path}: {exc}") from None
@@ -101,7 +103,9 @@ def gce_subnets(
         if (s := names.parse_label(labels.get(key), version))
     )
     if not subnets:
-        raise NotAssigned(f"{zone}/{name} has no subnet yet (label {names.CIDR_LABEL} not set); retry after cloudroutes apply")
+        raise NotAssigned(
+            f"{zone}/{name} has no subnet yet (label {names.CIDR_LABEL} not set); retry after cloudroutes apply"
+        )
     return subnets
 
 

@@ -155,7 +155,8 @@ def _table_actions(table: Table, wanted: dict[IPNetwork, NodeName], cluster: Clu
     for subnet, routes in ours.items():
         if subnet not in wanted:
             actions += [
-                _delete(r, "target is gone" if r.node is None else "subnet no longer assigned to this node") for r in routes
+                _delete(r, "target is gone" if r.node is None else "subnet no longer assigned to this node")
+                for r in routes
             ]
     return actions
 
@@ -163,7 +164,12 @@ def _table_actions(table: Table, wanted: dict[IPNetwork, NodeName], cluster: Clu
 def _delete(route: Route, reason: str) -> Action:
     """GCE can hold two routes for one destination under different names; AWS cannot."""
     return Action(
-        kind=ActionKind.DELETE, table=route.table, destination=route.destination, node=route.node, ref=route.ref, reason=reason
+        kind=ActionKind.DELETE,
+        table=route.table,
+        destination=route.destination,
+        node=route.node,
+        ref=route.ref,
+        reason=reason,
     )
 
 
@@ -173,7 +179,9 @@ def _route_action(table: TableKey, subnet: IPNetwork, node: NodeName, route: Rou
         return Action(kind=ActionKind.CREATE, table=table, destination=subnet, node=node, reason="missing")
     if route.node == node and route.exact:
         return None
-    reason = "points at another interface of the node" if route.node == node else f"points at {route.hop or 'a dead target'}"
+    reason = (
+        "points at another interface of the node" if route.node == node else f"points at {route.hop or 'a dead target'}"
+    )
     return Action(kind=ActionKind.REPLACE, table=table, destination=subnet, node=node, ref=route.ref, reason=reason)
 
 
@@ -250,7 +258,8 @@ def _exhaustion(assignment: Assignment, cluster: ClusterConfig) -> list[Problem]
     return [
         Problem(
             kind=ProblemKind.EXHAUSTED,
-            message=f"cluster CIDR {ranges} is exhausted: {len(assignment.left_out)} node(s) left without a subnet: {names}",
+            message=f"cluster CIDR {ranges} is exhausted: "
+            f"{len(assignment.left_out)} node(s) left without a subnet: {names}",
         )
     ]
 

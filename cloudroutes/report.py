@@ -16,7 +16,14 @@ from cloudroutes.engine import Report
 from cloudroutes.model import WRITE_ORDER, Action, ActionResult, Outcome, Plan, Problem, Route
 from cloudroutes.status import NodeStatus
 
-_STYLE = {"create": "green", "claim": "cyan", "enable-forwarding": "cyan", "replace": "yellow", "delete": "red", "unclaim": "red"}
+_STYLE = {
+    "create": "green",
+    "claim": "cyan",
+    "enable-forwarding": "cyan",
+    "replace": "yellow",
+    "delete": "red",
+    "unclaim": "red",
+}
 
 
 # -- JSON ------------------------------------------------------------------------------------
@@ -54,9 +61,7 @@ def plan_json(plan: Plan, foreign: Iterable[Route] = ()) -> dict[str, Any]:
         "summary": {str(kind): plan.count(kind) for kind in WRITE_ORDER},
         "actions": [action_json(a) for a in plan.actions],
         "problems": [problem_json(p) for p in plan.problems],
-        "foreign_routes": [
-            {"table": r.table, "destination": str(r.destination), "target": r.hop} for r in foreign
-        ],
+        "foreign_routes": [{"table": r.table, "destination": str(r.destination), "target": r.hop} for r in foreign],
     }
 
 

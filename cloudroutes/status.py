@@ -38,7 +38,18 @@ def node_statuses(observed: Observed, cluster: ClusterConfig) -> tuple[NodeStatu
                 routed.setdefault(route.node, []).append((table.key, route.destination, not route.blackhole))
     rows = []
     for node in sorted(observed.nodes, key=lambda n: (n.display or n.name, n.name)):
-        rows.append(_row(node.name, node.display, node.state, node.recorded, node.forwarding, routed.get(node.name, []), observed, cluster))
+        rows.append(
+            _row(
+                node.name,
+                node.display,
+                node.state,
+                node.recorded,
+                node.forwarding,
+                routed.get(node.name, []),
+                observed,
+                cluster,
+            )
+        )
     return tuple(rows)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from cloudroutes.providers.base import Provider
 
-__all__ = ["Provider", "REGISTRY", "create"]
+__all__ = ["REGISTRY", "Provider", "create"]
 
 REGISTRY: dict[str, str] = {
     "aws": "cloudroutes.providers.aws:AwsProvider",

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
-from typing import Any
+from typing import Any, ClassVar
 
 from cloudroutes.config import Config
-from cloudroutes.errors import CloudError, Conflict, ConfigError, Invalid, NotFound, PreflightError
+from cloudroutes.errors import CloudError, ConfigError, Conflict, Invalid, NotFound, PreflightError
 from cloudroutes.model import (
     Action,
     ActionKind,
@@ -49,7 +49,7 @@ def cluster_tag(cluster: str) -> str:
 
 
 class AwsProvider:
-    write_budgets = {
+    write_budgets: ClassVar[Mapping[ActionKind, tuple[int, float]]] = {
         # EC2 meters these outside the mutating bucket that route writes share (burst, per second):
         # CreateTags and ModifyNetworkInterfaceAttribute are "uncategorized" actions with their own.
         ActionKind.CLAIM: (100, 10.0),
@@ -81,7 +81,11 @@ class AwsProvider:
             NodeName(i["InstanceId"]): {t["Key"] for t in i.get("Tags", []) if t["Key"] in (CIDR_TAG, CIDR_TAG_V6)}
             for i in instances
         }
-        owners = {eni["NetworkInterfaceId"]: NodeName(i["InstanceId"]) for i in instances for eni in i.get("NetworkInterfaces", [])}
+        owners = {
+            eni["NetworkInterfaceId"]: NodeName(i["InstanceId"])
+            for i in instances
+            for eni in i.get("NetworkInterfaces", [])
+        }
         limit = self._route_limit()
         tables = tuple(
             Table(
@@ -108,21 +112,32 @@ class AwsProvider:
             raise PreflightError(f"VPC {vpc_id} not found in region {self._api.ec2.meta.region_name}")
         vpc = vpcs[0]
         v4 = [a["CidrBlock"] for a in vpc.get("CidrBlockAssociationSet", []) if _associated(a.get("CidrBlockState"))]
-        v6 = [a["Ipv6CidrBlock"] for a in vpc.get("Ipv6CidrBlockAssociationSet", []) if _associated(a.get("Ipv6CidrBlockState"))]
+        v6 = [
+            a["Ipv6CidrBlock"]
+            for a in vpc.get("Ipv6CidrBlockAssociationSet", [])
+            if _associated(a.get("Ipv6CidrBlockState"))
+        ]
         return tuple(ip_network(c, strict=False) for c in (v4 or [vpc["CidrBlock"]]) + v6)
 
     def _tables(self) -> list[dict[str, Any]]:
         aws, vpc_id = self._config.aws, self._config.aws.vpc_id
         if aws.route_tables:
             try:
-                tables = [t for page in self._api.pages("describe_route_tables", RouteTableIds=list(aws.route_tables)) for t in page["RouteTables"]]
+                tables = [
+                    t
+                    for page in self._api.pages("describe_route_tables", RouteTableIds=list(aws.route_tables))
+                    for t in page["RouteTables"]
+                ]
             except NotFound as exc:
                 raise PreflightError(f"route table not found: {exc.message}") from None
             strays = [t["RouteTableId"] for t in tables if t.get("VpcId") != vpc_id]
             if strays:
                 raise PreflightError(f"route table {strays[0]} is not in VPC {vpc_id}")
             return tables
-        filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "tag-key", "Values": [cluster_tag(self._config.cluster.name)]}]
+        filters = [
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "tag-key", "Values": [cluster_tag(self._config.cluster.name)]},
+        ]
         tables = [t for page in self._api.pages("describe_route_tables", Filters=filters) for t in page["RouteTables"]]
         if not tables:
             raise PreflightError(

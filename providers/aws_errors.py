@@ -64,7 +64,9 @@ def classify(exc: BaseException) -> errors.CloudroutesError:
         return errors.ConfigError("no AWS credentials found (boto3's standard chain: env, profile, instance role)")
     if isinstance(exc, bx.NoRegionError):
         return errors.ConfigError("no AWS region: set aws.region or AWS_DEFAULT_REGION")
-    if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectionClosedError, bx.ReadTimeoutError, bx.ConnectTimeoutError)):
+    if isinstance(
+        exc, (bx.EndpointConnectionError, bx.ConnectionClosedError, bx.ReadTimeoutError, bx.ConnectTimeoutError)
+    ):
         return errors.Transient(f"connection problem: {exc}")
     if isinstance(exc, bx.ResponseParserError):
         return errors.Transient(f"unreadable response: {exc}")

@@ -82,7 +82,9 @@ class GceProvider:
 
     def _network(self) -> str:
         try:
-            network = self._api.call("networks.get", self._api.networks.get, project=self._api.project, network=self._gce.network)
+            network = self._api.call(
+                "networks.get", self._api.networks.get, project=self._api.project, network=self._gce.network
+            )
         except NotFound:
             raise PreflightError(f"network {self._gce.network} not found in project {self._api.project}") from None
         return str(network.self_link)
@@ -90,7 +92,9 @@ class GceProvider:
     def _subnet_ranges(self) -> tuple[Any, ...]:
         ranges = []
         request = {"project": self._api.project, "max_results": PAGE_SIZE}
-        for page in self._api.pages("subnetworks.aggregatedList", self._api.subnetworks.aggregated_list, request=request):
+        for page in self._api.pages(
+            "subnetworks.aggregatedList", self._api.subnetworks.aggregated_list, request=request
+        ):
             for scoped in page.items.values():
                 for subnet in scoped.subnetworks:
                     if _base(subnet.network) == self._gce.network:
@@ -187,8 +191,14 @@ class GceProvider:
         body = compute_v1.InstancesSetLabelsRequest(labels=labels, label_fingerprint=instance.label_fingerprint)
         zone = _base(instance.zone)
         self._run(
-            action, "instances.setLabels", self._api.instances.set_labels_unary, "SetLabelsInstanceRequest",
-            zone=zone, project=self._api.project, instance=instance.name, instances_set_labels_request_resource=body,
+            action,
+            "instances.setLabels",
+            self._api.instances.set_labels_unary,
+            "SetLabelsInstanceRequest",
+            zone=zone,
+            project=self._api.project,
+            instance=instance.name,
+            instances_set_labels_request_resource=body,
         )
 
     def _forward(self, action: Action) -> None:
@@ -201,8 +211,14 @@ class GceProvider:
         instance.can_ip_forward = True
         zone = _base(instance.zone)
         self._run(
-            action, "instances.update", self._api.instances.update_unary, "UpdateInstanceRequest",
-            zone=zone, project=self._api.project, instance=instance.name, instance_resource=instance,
+            action,
+            "instances.update",
+            self._api.instances.update_unary,
+            "UpdateInstanceRequest",
+            zone=zone,
+            project=self._api.project,
+            instance=instance.name,
+            instance_resource=instance,
         )
 
     def _insert(self, action: Action) -> None:
@@ -221,8 +237,12 @@ class GceProvider:
         )
         try:
             self._run(
-                action, "routes.insert", self._api.routes.insert_unary, "InsertRouteRequest",
-                project=self._api.project, route_resource=route,
+                action,
+                "routes.insert",
+                self._api.routes.insert_unary,
+                "InsertRouteRequest",
+                project=self._api.project,
+                route_resource=route,
             )
         except Conflict:
             self._settle_conflict(name, route)
@@ -235,17 +255,26 @@ class GceProvider:
             # The name is taken by an insert still in flight (another run's), or the route went
             # between the 409 and the read: neither same nor different yet, so try the insert again.
             raise Transient(f"route {name} is held by an unfinished insert or delete") from None
-        same_hop = existing.next_hop_instance.endswith(wanted.next_hop_instance.split("projects/", 1)[-1].split("/", 1)[-1])
+        same_hop = existing.next_hop_instance.endswith(
+            wanted.next_hop_instance.split("projects/", 1)[-1].split("/", 1)[-1]
+        )
         if existing.dest_range == wanted.dest_range and same_hop:
             return
-        raise Conflict(f"route {name} exists with {existing.dest_range} -> {_base(existing.next_hop_instance) or 'another hop'}")
+        raise Conflict(
+            f"route {name} exists with {existing.dest_range} -> {_base(existing.next_hop_instance) or 'another hop'}"
+        )
 
     def _delete(self, action: Action, *, missing_ok: bool = False) -> None:
         assert action.destination is not None
         name = action.ref or names.route_name(self._cluster, action.destination)
         try:
             self._run(
-                action, "routes.delete", self._api.routes.delete_unary, "DeleteRouteRequest", project=self._api.project, route=name
+                action,
+                "routes.delete",
+                self._api.routes.delete_unary,
+                "DeleteRouteRequest",
+                project=self._api.project,
+                route=name,
             )
         except NotFound:
             if not missing_ok:

@@ -45,7 +45,7 @@ class ComputeApi:
             self.projects = compute_v1.ProjectsClient(**options)
             self.global_ops = compute_v1.GlobalOperationsClient(**options)
             self.zone_ops = compute_v1.ZoneOperationsClient(**options)
-        except Exception as exc:  # noqa: BLE001 - credential discovery raises google.auth errors
+        except Exception as exc:
             raise classify(exc) from exc
 
     def _count(self, operation: str) -> None:
@@ -58,7 +58,7 @@ class ComputeApi:
             return method(**request)
         except CloudroutesError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every SDK error is mapped in one place
+        except Exception as exc:
             raise classify(exc) from exc
 
     def pages(self, name: str, method: Callable[..., Any], **request: Any) -> Iterator[Any]:
@@ -72,7 +72,7 @@ class ComputeApi:
                 yield page
         except CloudroutesError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise classify(exc) from exc
 
     def wait(self, operation: Any, *, zone: str = "") -> Any:

@@ -49,7 +49,9 @@ def classify(exc: BaseException) -> errors.CloudroutesError:
     from google.api_core import exceptions as gx
 
     if isinstance(exc, gx.GoogleAPICallError):
-        reason = next((str(e.get("reason", "")) for e in (exc.errors or []) if isinstance(e, dict)), "") or str(exc.reason or "")
+        reason = next((str(e.get("reason", "")) for e in (exc.errors or []) if isinstance(e, dict)), "") or str(
+            exc.reason or ""
+        )
         status = int(exc.code or 0)
         return kind_for(status, reason)(f"{status} {reason}: {exc.message}".strip(), code=reason or str(status))
     if _is_auth_error(exc):

@@ -16,8 +16,13 @@ CLI = [sys.executable, "-m", "cloudroutes"]
 
 @pytest.mark.parametrize("cloud", ["aws", "gce"])
 def test_sim_prints_exports_that_the_real_commands_converge_against(cloud, tmp_path):
-    sim = subprocess.Popen([*CLI, "sim", cloud, "--nodes", "2", "--port", "0", "-o", "json"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
+    sim = subprocess.Popen(
+        [*CLI, "sim", cloud, "--nodes", "2", "--port", "0", "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+    )
     try:
         assert sim.stdout is not None
         env = {**os.environ, **json.loads(sim.stdout.readline())["env"]}

@@ -29,7 +29,9 @@ def needs_terraform() -> None:
 
 def test_examples_are_formatted():
     needs_terraform()
-    result = subprocess.run([TERRAFORM, "fmt", "-check", "-recursive", str(EXAMPLES)], env=ENV, capture_output=True, text=True)
+    result = subprocess.run(
+        [TERRAFORM, "fmt", "-check", "-recursive", str(EXAMPLES)], env=ENV, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -41,7 +43,11 @@ def test_aws_example_validates_with_a_local_provider(tmp_path):
     work = tmp_path / "aws"
     shutil.copytree(EXAMPLES / "aws", work)
     init = subprocess.run(
-        [TERRAFORM, "init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"], cwd=work, env=ENV, capture_output=True, text=True
+        [TERRAFORM, "init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"],
+        cwd=work,
+        env=ENV,
+        capture_output=True,
+        text=True,
     )
     assert init.returncode == 0, init.stdout + init.stderr
     validate = subprocess.run([TERRAFORM, "validate", "-json"], cwd=work, env=ENV, capture_output=True, text=True)

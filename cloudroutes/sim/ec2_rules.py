@@ -41,7 +41,9 @@ def canonical_destination(region: str, params: Params) -> None:
             try:
                 params[key] = str(ipaddress.ip_network(params[key], strict=False))
             except ValueError:
-                raise Ec2Error("InvalidParameterValue", f"Value ({params[key]}) for parameter {key} is invalid.") from None
+                raise Ec2Error(
+                    "InvalidParameterValue", f"Value ({params[key]}) for parameter {key} is invalid."
+                ) from None
 
 
 def _destination(params: Params) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
@@ -52,7 +54,9 @@ def _destination(params: Params) -> ipaddress.IPv4Network | ipaddress.IPv6Networ
 def _table(region: str, params: Params) -> Any:
     table = backend(region).route_tables.get(params.get("RouteTableId", ""))
     if table is None:
-        raise Ec2Error("InvalidRouteTableID.NotFound", f"The routeTable ID '{params.get('RouteTableId')}' does not exist")
+        raise Ec2Error(
+            "InvalidRouteTableID.NotFound", f"The routeTable ID '{params.get('RouteTableId')}' does not exist"
+        )
     return table
 
 

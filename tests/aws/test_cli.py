@@ -208,8 +208,19 @@ def test_exhaustion_converges_what_fits_and_names_the_rest(world, cli):
 def test_every_key_can_come_from_a_flag_of_its_own(world, cli, tmp_path, monkeypatch):
     ec2_seed.launch(world.ec2, world.seed, 1)
     monkeypatch.chdir(tmp_path)
-    flags = ["--provider", "aws", "--cluster-name", "prod", "--cluster-cidr=10.245.0.0/16",
-             "--aws-vpc-id", world.seed.vpc_id, "--aws-region", "us-east-1", "--limits-write-rate", "2.5"]
+    flags = [
+        "--provider",
+        "aws",
+        "--cluster-name",
+        "prod",
+        "--cluster-cidr=10.245.0.0/16",
+        "--aws-vpc-id",
+        world.seed.vpc_id,
+        "--aws-region",
+        "us-east-1",
+        "--limits-write-rate",
+        "2.5",
+    ]
     result = cli("plan", *flags, "-o", "json")
     assert result.exit_code == 0, result.output
     creates = [a for a in json.loads(result.output)["actions"] if a["kind"] == "create"]
@@ -219,11 +230,17 @@ def test_every_key_can_come_from_a_flag_of_its_own(world, cli, tmp_path, monkeyp
 def test_a_flag_beats_the_file_and_the_environment(world, cli):
     ec2_seed.launch(world.ec2, world.seed, 1)
     config = world.write_config(cidr='"10.246.0.0/16"')
-    result = cli("plan", "-c", config, "--cluster-cidr", "10.247.0.0/16", "-o", "json", CLOUDROUTES_CLUSTER_CIDR="10.248.0.0/16")
-    assert {a["destination"] for a in json.loads(result.output)["actions"] if a["kind"] == "create"} == {"10.247.0.0/24"}
+    result = cli(
+        "plan", "-c", config, "--cluster-cidr", "10.247.0.0/16", "-o", "json", CLOUDROUTES_CLUSTER_CIDR="10.248.0.0/16"
+    )
+    assert {a["destination"] for a in json.loads(result.output)["actions"] if a["kind"] == "create"} == {
+        "10.247.0.0/24"
+    }
 
 
-@pytest.mark.parametrize("args", [["--cluster-colour", "red"], ["--cluster-cidr"]], ids=["unknown-flag", "flag-without-value"])
+@pytest.mark.parametrize(
+    "args", [["--cluster-colour", "red"], ["--cluster-cidr"]], ids=["unknown-flag", "flag-without-value"]
+)
 def test_a_bad_flag_is_one_line_exit_2(world, cli, args):
     world.sim.reset_calls()
     result = cli("apply", "--yes", "-c", world.write_config(), *args)

@@ -90,7 +90,9 @@ def test_forwarding_is_changed_only_where_it_is_on(world):
 
     converge(world)
 
-    changed = [c.params["NetworkInterfaceId"] for c in world.sim.writes() if c.action == "ModifyNetworkInterfaceAttribute"]
+    changed = [
+        c.params["NetworkInterfaceId"] for c in world.sim.writes() if c.action == "ModifyNetworkInterfaceAttribute"
+    ]
     assert len(changed) == 2 and eni not in changed
 
 
@@ -136,7 +138,9 @@ def test_a_route_to_a_secondary_interface_is_repointed_with_replace_route(world)
     instance = world.instances()[node]
     secondary = next(e for e in instance["NetworkInterfaces"] if e["Attachment"]["DeviceIndex"] == 1)
     table = world.seed.table_ids[0]
-    world.ec2.replace_route(RouteTableId=table, DestinationCidrBlock=cidr, NetworkInterfaceId=secondary["NetworkInterfaceId"])
+    world.ec2.replace_route(
+        RouteTableId=table, DestinationCidrBlock=cidr, NetworkInterfaceId=secondary["NetworkInterfaceId"]
+    )
     world.sim.reset_calls()
 
     assert converge(world).converged
@@ -148,9 +152,9 @@ def test_a_route_to_a_secondary_interface_is_repointed_with_replace_route(world)
 def test_foreign_routes_are_untouched_and_their_ranges_never_allocated(world):
     ec2_seed.foreign_routes(world.ec2, world.seed, inside="10.244.0.0/24")
     loner = world.ec2.create_route_table(VpcId=world.seed.vpc_id)["RouteTable"]["RouteTableId"]
-    (outsider,) = world.ec2.run_instances(ImageId=ec2_seed.IMAGE, MinCount=1, MaxCount=1, SubnetId=world.seed.subnet_ids[0])[
-        "Instances"
-    ]
+    (outsider,) = world.ec2.run_instances(
+        ImageId=ec2_seed.IMAGE, MinCount=1, MaxCount=1, SubnetId=world.seed.subnet_ids[0]
+    )["Instances"]
     world.ec2.create_route(RouteTableId=loner, DestinationCidrBlock="10.244.1.0/24", InstanceId=outsider["InstanceId"])
     ec2_seed.launch(world.ec2, world.seed, 2)
     before = {t: world.routes(t) for t in [*world.seed.table_ids, loner]}
@@ -184,7 +188,9 @@ def test_two_nodes_claiming_one_subnet_the_earlier_launch_keeps_it(world):
 def test_a_record_beats_a_route_to_a_node_that_records_nothing(world):
     first, second = ec2_seed.launch(world.ec2, world.seed, 2)
     eni = primary_eni(world.instances()[second])["NetworkInterfaceId"]
-    world.ec2.create_route(RouteTableId=world.seed.table_ids[0], DestinationCidrBlock="10.244.5.0/24", NetworkInterfaceId=eni)
+    world.ec2.create_route(
+        RouteTableId=world.seed.table_ids[0], DestinationCidrBlock="10.244.5.0/24", NetworkInterfaceId=eni
+    )
     world.ec2.create_tags(Resources=[first], Tags=[{"Key": "cloudroutes.io/pod-cidr", "Value": "10.244.5.0/24"}])
 
     assert converge(world).converged
@@ -284,8 +290,10 @@ def test_dual_stack_gives_each_node_one_block_per_family(world):
             routes = world.routes(table)
             eni = primary_eni(instances[node])["NetworkInterfaceId"]
             assert routes[v4]["NetworkInterfaceId"] == routes[v6]["NetworkInterfaceId"] == eni
-    assert engine.make_plan(world.provider(cidr='["10.244.0.0/16", "fd00:10:244::/56"]'),
-                            world.config(cidr='["10.244.0.0/16", "fd00:10:244::/56"]')).plan.empty
+    assert engine.make_plan(
+        world.provider(cidr='["10.244.0.0/16", "fd00:10:244::/56"]'),
+        world.config(cidr='["10.244.0.0/16", "fd00:10:244::/56"]'),
+    ).plan.empty
 
 
 def test_dropping_a_family_from_the_cluster_cidr_removes_its_records_and_converges(world):

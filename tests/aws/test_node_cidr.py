@@ -21,7 +21,10 @@ def imds():
             self._send("token-1")
 
         def do_GET(self):
-            if self.path == "/latest/meta-data/instance-id" and self.headers.get("X-aws-ec2-metadata-token") == "token-1":
+            if (
+                self.path == "/latest/meta-data/instance-id"
+                and self.headers.get("X-aws-ec2-metadata-token") == "token-1"
+            ):
                 self._send(instance["id"])
             else:
                 self.send_error(404)

@@ -57,7 +57,9 @@ def test_apply_converges_on_plain_moto(moto_server, tmp_path: Path):
         "AWS_SECRET_ACCESS_KEY": "x",
         "AWS_DEFAULT_REGION": "eu-west-1",
     }
-    ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    ec2 = boto3.client(
+        "ec2", endpoint_url=moto_server, region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     vpc = ec2.create_vpc(CidrBlock="172.16.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="172.16.1.0/24")["Subnet"]["SubnetId"]
     table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
@@ -66,9 +68,9 @@ def test_apply_converges_on_plain_moto(moto_server, tmp_path: Path):
     tags = [{"ResourceType": "instance", "Tags": [{"Key": "kubernetes.io/cluster/edge", "Value": "owned"}]}]
     nodes = [
         i["InstanceId"]
-        for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=3, MaxCount=3, SubnetId=subnet, TagSpecifications=tags)[
-            "Instances"
-        ]
+        for i in ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=3, MaxCount=3, SubnetId=subnet, TagSpecifications=tags
+        )["Instances"]
     ]
     config = tmp_path / "cloudroutes.toml"
     config.write_text(
@@ -76,7 +78,9 @@ def test_apply_converges_on_plain_moto(moto_server, tmp_path: Path):
         f'[aws]\nregion = "eu-west-1"\nvpc_id = "{vpc}"\nroute_tables = ["{table}"]\n'
     )
 
-    applied = subprocess.run([*CLI, "apply", "--yes", "-c", str(config)], env=env, capture_output=True, text=True, timeout=120)
+    applied = subprocess.run(
+        [*CLI, "apply", "--yes", "-c", str(config)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert applied.returncode == 0, applied.stdout + applied.stderr
 
     routes = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
@@ -87,10 +91,17 @@ def test_apply_converges_on_plain_moto(moto_server, tmp_path: Path):
     for instance in instances:
         eni = instance["NetworkInterfaces"][0]
         assert eni["SourceDestCheck"] is False
-        assert ours[{t["Key"]: t["Value"] for t in instance["Tags"]}["cloudroutes.io/pod-cidr"]] == eni["NetworkInterfaceId"]
+        assert (
+            ours[{t["Key"]: t["Value"] for t in instance["Tags"]}["cloudroutes.io/pod-cidr"]]
+            == eni["NetworkInterfaceId"]
+        )
 
     again = subprocess.run(
-        [*CLI, "plan", "--detailed-exitcode", "-o", "json", "-c", str(config)], env=env, capture_output=True, text=True, timeout=120
+        [*CLI, "plan", "--detailed-exitcode", "-o", "json", "-c", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert again.returncode == 0, again.stdout + again.stderr
     calls = json.loads(again.stdout)["api_calls"]

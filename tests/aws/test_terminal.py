@@ -17,7 +17,10 @@ def apply_answering(answer: str, config: str, env: dict[str, str]) -> subprocess
         os.write(controller, answer.encode() + b"\n")
         return subprocess.run(
             [sys.executable, "-m", "cloudroutes", "apply", "-c", config],
-            stdin=terminal, capture_output=True, env=env, timeout=120,
+            stdin=terminal,
+            capture_output=True,
+            env=env,
+            timeout=120,
         )
     finally:
         os.close(controller)

@@ -34,9 +34,15 @@ class World:
     seed: ec2_seed.Seed
     path: Any
 
-    def config_text(self, *, cidr: str = '"10.244.0.0/16"', node_mask: int = 24, route_tables: str = "[]", vpc_id: str = "") -> str:
+    def config_text(
+        self, *, cidr: str = '"10.244.0.0/16"', node_mask: int = 24, route_tables: str = "[]", vpc_id: str = ""
+    ) -> str:
         return CONFIG.format(
-            cluster=self.seed.cluster, cidr=cidr, node_mask=node_mask, vpc_id=vpc_id or self.seed.vpc_id, route_tables=route_tables
+            cluster=self.seed.cluster,
+            cidr=cidr,
+            node_mask=node_mask,
+            vpc_id=vpc_id or self.seed.vpc_id,
+            route_tables=route_tables,
         )
 
     def config(self, **kwargs: Any) -> config_mod.Config:

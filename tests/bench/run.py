@@ -76,7 +76,11 @@ def kubernetes_style(nodes: int) -> dict[str, object]:
 
     sim, seed = seeded(nodes, bucket=AWS_BUCKET)
     ec2 = boto3.client(
-        "ec2", endpoint_url=sim.endpoint, region_name=sim.region, aws_access_key_id="sim", aws_secret_access_key="sim",
+        "ec2",
+        endpoint_url=sim.endpoint,
+        region_name=sim.region,
+        aws_access_key_id="sim",
+        aws_secret_access_key="sim",
         config=BotoConfig(retries={"mode": "standard"}, max_pool_connections=200),
     )
     ids = seed.instance_ids
@@ -166,7 +170,12 @@ def pure_plan(nodes: int, cidr: str, mask: int) -> dict[str, object]:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     observed = Observed(
         nodes=tuple(
-            Node(name=NodeName(f"n{i:05d}"), state=NodeState.RUNNING, launched_at=base + timedelta(seconds=i), forwarding=True)
+            Node(
+                name=NodeName(f"n{i:05d}"),
+                state=NodeState.RUNNING,
+                launched_at=base + timedelta(seconds=i),
+                forwarding=True,
+            )
             for i in range(nodes)
         ),
         tables=(Table(key=TableKey("t1")), Table(key=TableKey("t2"))),
@@ -175,7 +184,12 @@ def pure_plan(nodes: int, cidr: str, mask: int) -> dict[str, object]:
     cfg = config_mod.from_text(f'provider = "aws"\n[cluster]\nname = "b"\ncidr = "{cidr}"\n{key} = {mask}\n')
     started = time.monotonic()
     plan = planner.plan(observed, planner.assign(observed, cfg.cluster), cfg.cluster)
-    return {"nodes": nodes, "cluster": f"{cidr} /{mask}", "actions": len(plan.actions), "seconds": round(time.monotonic() - started, 2)}
+    return {
+        "nodes": nodes,
+        "cluster": f"{cidr} /{mask}",
+        "actions": len(plan.actions),
+        "seconds": round(time.monotonic() - started, 2),
+    }
 
 
 def table(rows: list[dict[str, object]]) -> str:
@@ -200,8 +214,10 @@ def main() -> None:
     if args.quick:
         return
     n = args.nodes
-    print(f"\n## Converging {n} new nodes against EC2's own buckets (mutating 50, 5/s; CreateTags 100, 10/s; "
-          "ModifyNetworkInterfaceAttribute 100, 5/s)\n")
+    print(
+        f"\n## Converging {n} new nodes against EC2's own buckets (mutating 50, 5/s; CreateTags 100, 10/s; "
+        "ModifyNetworkInterfaceAttribute 100, 5/s)\n"
+    )
     unlimited = "write_burst = 100000\nwrite_rate = 100000.0\nbackoff_max = 2.0"
     rows = [
         converge(n, "", "cloudroutes (default client buckets)"),

@@ -91,7 +91,9 @@ class AwsCloud:
 
     def _primary_eni(self, node: str) -> str:
         instance = self.world.instances()[node]
-        return str(next(e for e in instance["NetworkInterfaces"] if e["Attachment"]["DeviceIndex"] == 0)["NetworkInterfaceId"])
+        return str(
+            next(e for e in instance["NetworkInterfaces"] if e["Attachment"]["DeviceIndex"] == 0)["NetworkInterfaceId"]
+        )
 
     def routes(self) -> dict[str, dict[str, str | None]]:
         owners = self._eni_owners()
@@ -163,5 +165,3 @@ class GceCloud:
 
     def reset_calls(self) -> None:
         self.world.sim.reset_calls()
-
-

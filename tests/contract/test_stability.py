@@ -25,5 +25,7 @@ def test_a_route_bent_at_another_live_node_is_put_back_and_nobody_moves(cloud: C
     assert cloud.pod_cidrs() == before, "no live node's subnet moved"
     for routes in cloud.routes().values():
         assert routes == {cidr: node for node, cidr in before.items()}
-    assert not [w for w in cloud.writes() if w in ("CreateTags", "DeleteTags", "instances.setLabels")], "no claim written"
+    assert not [w for w in cloud.writes() if w in ("CreateTags", "DeleteTags", "instances.setLabels")], (
+        "no claim written"
+    )
     assert plan(cloud).plan.empty

@@ -91,7 +91,9 @@ def test_json_output_documents_plan_apply_and_status(world, cli):
     assert applied["writes"] == 6
     assert all(r["outcome"] == "done" and r["attempts"] == 1 for r in applied["results"])
     # The apply's own calls: its writes and the one observation that verifies them.
-    assert applied["api_calls"] == {"instances.update": 2, "instances.setLabels": 2, "routes.insert": 2} | {op: 1 for op in READS}
+    assert applied["api_calls"] == {"instances.update": 2, "instances.setLabels": 2, "routes.insert": 2} | {
+        op: 1 for op in READS
+    }
     assert applied["remaining"]["changes"] == 0 and applied["retries"] == {}
 
     status = json.loads(cli("status", "--config", config, "-o", "json").output)
@@ -221,7 +223,9 @@ def test_forwarding_off_without_fix_exits_1_naming_the_node(world, cli):
 def test_a_quota_error_inside_an_operation_exits_1_without_retry(world, cli):
     world.sim.op_seconds = 0.05
     world.add_nodes(2, forwarding=True)
-    world.sim.fail_next("routes.insert", http_status=403, reason="quotaExceeded", message="Quota 'ROUTES' exceeded.", in_operation=True)
+    world.sim.fail_next(
+        "routes.insert", http_status=403, reason="quotaExceeded", message="Quota 'ROUTES' exceeded.", in_operation=True
+    )
     world.sim.reset_calls()
 
     result = cli("apply", "--config", world.write_config(), "--yes", "-o", "json")

@@ -36,7 +36,7 @@ def test_converges_one_marked_route_per_node_and_records_the_subnet_on_the_node(
     assert sorted(cidrs.values()) == ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"]
     ours = world.ours()
     assert set(ours) == set(cidrs.values()), "nothing but one route per node"
-    for cidr, route in ours.items():
+    for route in ours.values():
         assert route["description"] == names.marker("prod")
         assert route["network"].endswith(f"/projects/{PROJECT}/global/networks/default")
         assert route["priority"] == 1000
@@ -116,8 +116,11 @@ def test_reads_follow_every_page_and_cost_one_call_per_page(world, monkeypatch):
     calls = count(world.sim.calls)
     # 5 instances, 6 routes (5 ours and the internet route), 1 subnetwork: pages of 2.
     assert calls == {
-        "projects.get": 1, "networks.get": 1, "subnetworks.aggregatedList": 1,
-        "instances.aggregatedList": 3, "routes.list": 3,
+        "projects.get": 1,
+        "networks.get": 1,
+        "subnetworks.aggregatedList": 1,
+        "instances.aggregatedList": 3,
+        "routes.list": 3,
     }
     assert all(c.query.get("maxResults") == "2" for c in world.sim.calls if method_id(c).endswith(("List", ".list")))
 
@@ -156,7 +159,9 @@ def test_slow_operations_are_waited_on_and_still_converge(world):
     calls = count(world.sim.calls)
     assert calls["zoneOperations.wait"] >= 6, "instances.update and setLabels are zone operations"
     assert calls["globalOperations.wait"] >= 3, "routes.insert is a global operation"
-    zone_waits = {c.path.split("/zones/")[1].split("/")[0] for c in world.sim.calls if method_id(c) == "zoneOperations.wait"}
+    zone_waits = {
+        c.path.split("/zones/")[1].split("/")[0] for c in world.sim.calls if method_id(c) == "zoneOperations.wait"
+    }
     assert zone_waits == set(ZONES), "each zone operation is waited on in its own zone"
     assert all(op["status"] == "DONE" and "error" not in op for op in world.sim.operations())
 
@@ -216,7 +221,11 @@ def test_a_quota_failure_is_not_retried(world, op_seconds, in_operation):
     world.sim.op_seconds = op_seconds
     world.add_nodes(3)
     world.sim.fail_next(
-        "routes.insert", http_status=403, reason="quotaExceeded", message="Quota 'ROUTES' exceeded.", in_operation=in_operation
+        "routes.insert",
+        http_status=403,
+        reason="quotaExceeded",
+        message="Quota 'ROUTES' exceeded.",
+        in_operation=in_operation,
     )
     world.sim.reset_calls()
 
@@ -316,12 +325,16 @@ def test_moving_a_subnet_is_delete_then_insert(world):
     world.sim.add_instance("old-1", zone=ZONES[0])
     stale = names.route_name("prod", ip_network("10.244.7.0/24"))
     world.sim.add_route(
-        name=stale, dest_range="10.244.7.0/24", next_hop_instance="zones/us-central1-a/instances/old-1",
+        name=stale,
+        dest_range="10.244.7.0/24",
+        next_hop_instance="zones/us-central1-a/instances/old-1",
         description=names.marker("prod"),
     )
     world.sim.delete_instance(ZONES[0], "old-1")
     world.sim.add_instance(
-        "node-1", zone=ZONES[0], can_ip_forward=True,
+        "node-1",
+        zone=ZONES[0],
+        can_ip_forward=True,
         labels={names.CLUSTER_LABEL: "prod", names.CIDR_LABEL: "10-244-7-0_24"},
     )
     planned = world.plan()
@@ -354,8 +367,10 @@ def test_409_with_another_next_hop_means_observe_again_not_success(world):
     contested = next(a.destination for a in planned.plan.actions if a.kind is ActionKind.CREATE and a.node == nodes[0])
     # Between plan and apply, someone routes that subnet under our deterministic name to another node.
     world.sim.add_route(
-        name=names.route_name("prod", contested), dest_range=str(contested),
-        next_hop_instance=world.hop(nodes[1]), description=names.marker("prod"),
+        name=names.route_name("prod", contested),
+        dest_range=str(contested),
+        next_hop_instance=world.hop(nodes[1]),
+        description=names.marker("prod"),
     )
 
     report = engine.apply(provider, cfg, planned)
@@ -374,8 +389,10 @@ def test_409_with_the_same_route_is_done(world):
     planned = engine.make_plan(provider, cfg)
     create = next(a for a in planned.plan.actions if a.kind is ActionKind.CREATE and a.node == nodes[0])
     world.sim.add_route(
-        name=names.route_name("prod", create.destination), dest_range=str(create.destination),
-        next_hop_instance=world.hop(nodes[0]), description=names.marker("prod"),
+        name=names.route_name("prod", create.destination),
+        dest_range=str(create.destination),
+        next_hop_instance=world.hop(nodes[0]),
+        description=names.marker("prod"),
     )
     world.sim.reset_calls()
 
@@ -429,7 +446,9 @@ def test_forwarding_off_without_fix_names_the_node_and_the_others_converge(world
 
 def test_route_quota_too_small_inserts_nothing_and_says_how_many_are_missing(world):
     world.sim.add_network("other")
-    world.sim.add_route(name="other-net", dest_range="0.0.0.0/0", next_hop_gateway="default-internet-gateway", network="other")
+    world.sim.add_route(
+        name="other-net", dest_range="0.0.0.0/0", next_hop_gateway="default-internet-gateway", network="other"
+    )
     world.sim.routes_quota = 4  # the internet route and the other network's route leave room for 2 of ours
     world.add_nodes(3)
     world.sim.reset_calls()
@@ -446,15 +465,23 @@ def test_route_quota_too_small_inserts_nothing_and_says_how_many_are_missing(wor
 def test_foreign_routes_are_untouched_and_their_ranges_never_allocated(world):
     nodes = world.add_nodes(3, forwarding=True)  # so no route's warnings change under the comparison
     foreign = {
-        "theirs-to-a-vm": {"dest_range": "10.244.0.0/24", "next_hop_instance": world.hop(nodes[0]), "description": "someone else"},
+        "theirs-to-a-vm": {
+            "dest_range": "10.244.0.0/24",
+            "next_hop_instance": world.hop(nodes[0]),
+            "description": "someone else",
+        },
         "theirs-to-gateway": {"dest_range": "10.244.1.0/24", "next_hop_gateway": "default-internet-gateway"},
         # Our name and marker, but a gateway hop: not a node route, so not ours.
         "cr-prod-gateway": {
-            "dest_range": "10.244.2.0/24", "next_hop_gateway": "default-internet-gateway", "description": names.marker("prod")
+            "dest_range": "10.244.2.0/24",
+            "next_hop_gateway": "default-internet-gateway",
+            "description": names.marker("prod"),
         },
         # Another cluster whose name starts like ours.
         names.route_name("prod-eu", ip_network("10.244.3.0/24")): {
-            "dest_range": "10.244.3.0/24", "next_hop_instance": world.hop(nodes[1]), "description": names.marker("prod-eu")
+            "dest_range": "10.244.3.0/24",
+            "next_hop_instance": world.hop(nodes[1]),
+            "description": names.marker("prod-eu"),
         },
     }
     for name, fields in foreign.items():

@@ -33,8 +33,18 @@ v4 = st.builds(lambda a, p: IPv4Network((a, p), strict=False), st.integers(0, 2*
 v6 = st.builds(lambda a, p: IPv6Network((a, p), strict=False), st.integers(0, 2**128 - 1), st.integers(0, 128))
 # Shapes a random draw rarely hits: IPv4-mapped and -compatible, zero runs, the last group set.
 v6_special = st.sampled_from(
-    ["::/0", "::ffff:0:0/96", "::ffff:10.244.0.0/120", "::10.244.0.0/120", "fd00::/64", "fd00:0:0:1::/64", "::1/128",
-     "2001:db8::1:0:0:1/128", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "1:0:0:1::/64"]
+    [
+        "::/0",
+        "::ffff:0:0/96",
+        "::ffff:10.244.0.0/120",
+        "::10.244.0.0/120",
+        "fd00::/64",
+        "fd00:0:0:1::/64",
+        "::1/128",
+        "2001:db8::1:0:0:1/128",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128",
+        "1:0:0:1::/64",
+    ]
 ).map(ip_network)
 networks = st.one_of(v4, v6, v6_special)
 

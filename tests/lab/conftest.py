@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import itertools
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from cloudroutes.sim.lab import bootagent, topology
 
 POD_CIDR_TAG = "cloudroutes.io/pod-cidr"
 LOCK_PATH = "/run/cloudroutes-lab-tests.lock"
+
 
 @pytest.fixture(scope="session")
 def node_cidr_argv() -> tuple[str, ...]:
@@ -71,10 +71,16 @@ class Controller:
         import boto3
 
         env = info.environment()
-        return cls(info, boto3.client(
-            "ec2", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        ))
+        return cls(
+            info,
+            boto3.client(
+                "ec2",
+                endpoint_url=env["AWS_ENDPOINT_URL"],
+                region_name=env["AWS_DEFAULT_REGION"],
+                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            ),
+        )
 
     def pod_cidr(self, vm: lab.VmInfo) -> str:
         return f"10.244.{self.info.vms.index(vm) + 1}.0/24"
@@ -85,8 +91,11 @@ class Controller:
 
     def create_routes(self) -> None:
         for vm in self.info.vms:
-            self.ec2.create_route(RouteTableId=self.info.route_table_id, DestinationCidrBlock=self.pod_cidr(vm),
-                                  NetworkInterfaceId=vm.eni_id)
+            self.ec2.create_route(
+                RouteTableId=self.info.route_table_id,
+                DestinationCidrBlock=self.pod_cidr(vm),
+                NetworkInterfaceId=vm.eni_id,
+            )
 
     def delete_routes(self) -> None:
         for vm in self.info.vms:
@@ -105,11 +114,13 @@ def controller(lab_up: lab.LabInfo) -> Controller:
 
 def fabric_routes() -> set[str]:
     """The fabric's lab routes as `ip` prints them ("blackhole 10.244.1.0/24", "10.244.1.0/24 via ...")."""
-    out = subprocess.run(["ip", "-n", "crlab-fab", "route", "show", "proto", "244"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["ip", "-n", "crlab-fab", "route", "show", "proto", "244"], capture_output=True, text=True, check=True
+    ).stdout
     return {
         " ".join(itertools.takewhile(lambda word: word not in ("dev", "proto"), line.split()))
-        for line in out.splitlines() if line.strip()
+        for line in out.splitlines()
+        if line.strip()
     }
 
 

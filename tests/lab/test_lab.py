@@ -23,8 +23,9 @@ NET = IPv4Network("10.244.1.0/24")
 
 
 def instance(n: int, *, state: str = "running", check: bool = False) -> CloudInstance:
-    return CloudInstance(instance_id=f"i-{n}", state=state, private_ip=VMS[n - 1].address, eni_ids=(f"eni-{n}",),
-                         source_dest_check=check)
+    return CloudInstance(
+        instance_id=f"i-{n}", state=state, private_ip=VMS[n - 1].address, eni_ids=(f"eni-{n}",), source_dest_check=check
+    )
 
 
 def via(gateway: IPv4Address | None) -> frozenset[FabricRoute]:
@@ -32,33 +33,51 @@ def via(gateway: IPv4Address | None) -> frozenset[FabricRoute]:
 
 
 # ---- desired_fabric: the cloud view -> what crlab-fab must hold --------------------------------------
-@pytest.mark.parametrize(("routes", "instances", "expected"), [
-    # delivered
-    ((CloudRoute(destination=NET, eni_id="eni-1"),), (instance(1),), via(VM1.address)),
-    ((CloudRoute(destination=NET, instance_id="i-2"),), (instance(2),), via(VM2.address)),
-    # dropped: the target cannot take the packet
-    ((CloudRoute(destination=NET, eni_id="eni-1"),), (instance(1, state="stopped"),), via(None)),
-    ((CloudRoute(destination=NET, instance_id="i-1"),), (instance(1, state="terminated"),), via(None)),
-    ((CloudRoute(destination=NET, eni_id="eni-9"),), (instance(1),), via(None)),
-    ((CloudRoute(destination=NET, eni_id="eni-1"),), (instance(1, check=True),), via(None)),
-    # not the lab's to copy: gateways, the underlay subnet, link-local
-    ((CloudRoute(destination=NET),), (instance(1),), frozenset()),
-    ((CloudRoute(destination=IPv4Network("10.0.1.12/32"), eni_id="eni-1"),), (instance(1),), frozenset()),
-    ((CloudRoute(destination=IPv4Network("169.254.0.0/16"), eni_id="eni-1"),), (instance(1),), frozenset()),
-    ((), (instance(1),), frozenset()),
-], ids=["eni", "instance-id", "stopped", "terminated", "unknown-eni", "check-on", "gateway", "underlay",
-        "link-local", "no-route"])
+@pytest.mark.parametrize(
+    ("routes", "instances", "expected"),
+    [
+        # delivered
+        ((CloudRoute(destination=NET, eni_id="eni-1"),), (instance(1),), via(VM1.address)),
+        ((CloudRoute(destination=NET, instance_id="i-2"),), (instance(2),), via(VM2.address)),
+        # dropped: the target cannot take the packet
+        ((CloudRoute(destination=NET, eni_id="eni-1"),), (instance(1, state="stopped"),), via(None)),
+        ((CloudRoute(destination=NET, instance_id="i-1"),), (instance(1, state="terminated"),), via(None)),
+        ((CloudRoute(destination=NET, eni_id="eni-9"),), (instance(1),), via(None)),
+        ((CloudRoute(destination=NET, eni_id="eni-1"),), (instance(1, check=True),), via(None)),
+        # not the lab's to copy: gateways, the underlay subnet, link-local
+        ((CloudRoute(destination=NET),), (instance(1),), frozenset()),
+        ((CloudRoute(destination=IPv4Network("10.0.1.12/32"), eni_id="eni-1"),), (instance(1),), frozenset()),
+        ((CloudRoute(destination=IPv4Network("169.254.0.0/16"), eni_id="eni-1"),), (instance(1),), frozenset()),
+        ((), (instance(1),), frozenset()),
+    ],
+    ids=[
+        "eni",
+        "instance-id",
+        "stopped",
+        "terminated",
+        "unknown-eni",
+        "check-on",
+        "gateway",
+        "underlay",
+        "link-local",
+        "no-route",
+    ],
+)
 def test_desired_routes(routes, instances, expected) -> None:
     assert fabric.desired_fabric(CloudView(routes=routes, instances=instances), VMS).routes == expected
 
 
-@pytest.mark.parametrize(("instances", "checked"), [
-    ((instance(1), instance(2)), set()),
-    ((instance(1, check=True), instance(2)), {VM1}),
-    ((instance(2),), {VM1}),  # no instance behind vm1: the AWS default, check on
-    ((instance(1, state="terminated"), instance(2)), {VM1}),
-    ((instance(1, state="stopped"), instance(2)), set()),  # a stopped VM keeps its attribute
-], ids=["all-off", "one-on", "no-instance", "terminated", "stopped"])
+@pytest.mark.parametrize(
+    ("instances", "checked"),
+    [
+        ((instance(1), instance(2)), set()),
+        ((instance(1, check=True), instance(2)), {VM1}),
+        ((instance(2),), {VM1}),  # no instance behind vm1: the AWS default, check on
+        ((instance(1, state="terminated"), instance(2)), {VM1}),
+        ((instance(1, state="stopped"), instance(2)), set()),  # a stopped VM keeps its attribute
+    ],
+    ids=["all-off", "one-on", "no-instance", "terminated", "stopped"],
+)
 def test_source_check_rules(instances, checked) -> None:
     rules = fabric.desired_fabric(CloudView(instances=instances), VMS).rules
     assert rules == {rule for vm in checked for rule in fabric.source_check_rules(vm)}
@@ -71,8 +90,12 @@ def test_source_check_rules_allow_own_address_then_drop_on_the_vm_link() -> None
 
 
 def test_diff_is_empty_when_converged_and_minimal_otherwise() -> None:
-    desired = fabric.desired_fabric(CloudView(routes=(CloudRoute(destination=NET, eni_id="eni-1"),),
-                                              instances=(instance(1), instance(2, check=True))), VMS)
+    desired = fabric.desired_fabric(
+        CloudView(
+            routes=(CloudRoute(destination=NET, eni_id="eni-1"),), instances=(instance(1), instance(2, check=True))
+        ),
+        VMS,
+    )
     assert not fabric.diff(desired, desired)
     moved = FabricState(routes=via(VM2.address), rules=frozenset())
     change = fabric.diff(moved, desired)
@@ -86,15 +109,24 @@ def test_diff_is_empty_when_converged_and_minimal_otherwise() -> None:
 # ---- parsing EC2 responses ---------------------------------------------------------------------------------
 def test_check_counts_as_off_if_either_the_instance_or_its_primary_eni_says_off() -> None:
     def parsed(instance_check: bool, eni_check: bool) -> bool:
-        return cloudview.parse_instance({
-            "InstanceId": "i-1", "State": {"Name": "running"}, "PrivateIpAddress": "10.0.1.11",
-            "SourceDestCheck": instance_check,
-            "NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "SourceDestCheck": eni_check,
-                                   "Attachment": {"DeviceIndex": 0}}],
-        }).source_dest_check
+        return cloudview.parse_instance(
+            {
+                "InstanceId": "i-1",
+                "State": {"Name": "running"},
+                "PrivateIpAddress": "10.0.1.11",
+                "SourceDestCheck": instance_check,
+                "NetworkInterfaces": [
+                    {"NetworkInterfaceId": "eni-1", "SourceDestCheck": eni_check, "Attachment": {"DeviceIndex": 0}}
+                ],
+            }
+        ).source_dest_check
 
     assert (parsed(True, True), parsed(False, True), parsed(True, False), parsed(False, False)) == (
-        True, False, False, False)
+        True,
+        False,
+        False,
+        False,
+    )
 
 
 def test_table_is_the_subnets_association_else_the_main_table() -> None:
@@ -102,13 +134,16 @@ def test_table_is_the_subnets_association_else_the_main_table() -> None:
     ours = {"RouteTableId": "rtb-ours", "Associations": [{"Main": False, "SubnetId": "subnet-1"}]}
     assert cloudview.select_table([main, ours], "subnet-1") is ours
     assert cloudview.select_table([main, ours], "subnet-2") is main
-    routes = cloudview.parse_routes({"Routes": [
-        {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local"},
-        {"DestinationCidrBlock": "10.244.1.0/24", "NetworkInterfaceId": "eni-1"},
-        {"DestinationIpv6CidrBlock": "::/0", "GatewayId": "igw-1"},
-    ]})
-    assert routes == (CloudRoute(destination=IPv4Network("10.0.0.0/16")),
-                      CloudRoute(destination=NET, eni_id="eni-1"))
+    routes = cloudview.parse_routes(
+        {
+            "Routes": [
+                {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local"},
+                {"DestinationCidrBlock": "10.244.1.0/24", "NetworkInterfaceId": "eni-1"},
+                {"DestinationIpv6CidrBlock": "::/0", "GatewayId": "igw-1"},
+            ]
+        }
+    )
+    assert routes == (CloudRoute(destination=IPv4Network("10.0.0.0/16")), CloudRoute(destination=NET, eni_id="eni-1"))
 
 
 # ---- GCE: routes.list / instances JSON -> the same fabric -----------------------------------------------
@@ -118,14 +153,24 @@ NET2 = IPv4Network("10.244.2.0/24")
 
 def gce_instance(n: int, *, status: str = "RUNNING", forward: bool = True, network: str = "default") -> dict:
     return {
-        "name": f"vm{n}", "zone": f"{GCE}/zones/us-central1-a", "status": status, "canIpForward": forward,
+        "name": f"vm{n}",
+        "zone": f"{GCE}/zones/us-central1-a",
+        "status": status,
+        "canIpForward": forward,
         "networkInterfaces": [{"network": f"{GCE}/global/networks/{network}", "networkIP": str(VMS[n - 1].address)}],
         "labels": {"cloudroutes-cluster": "lab"},
     }
 
 
-def gce_route(dest: IPv4Network = NET, hop: int | None = 1, *, name: str = "r", priority: int = 1000,
-              network: str = "default", link: str = f"{GCE}/zones/us-central1-a/instances/vm{{n}}") -> dict:
+def gce_route(
+    dest: IPv4Network = NET,
+    hop: int | None = 1,
+    *,
+    name: str = "r",
+    priority: int = 1000,
+    network: str = "default",
+    link: str = f"{GCE}/zones/us-central1-a/instances/vm{{n}}",
+) -> dict:
     route = {"name": name, "destRange": str(dest), "priority": priority, "network": f"{GCE}/global/networks/{network}"}
     if hop is None:
         route["nextHopGateway"] = f"{GCE}/global/gateways/default-internet-gateway"
@@ -138,86 +183,155 @@ def gce_fabric(routes: list[dict], instances: list[dict]) -> FabricState:
     return fabric.desired_fabric(cloudview.view_from_gce(routes, instances, "default"), VMS)
 
 
-@pytest.mark.parametrize(("routes", "instances", "expected"), [
-    # delivered: a route of the network to a running instance that may forward
-    ([gce_route()], [gce_instance(1), gce_instance(2)], via(VM1.address)),
-    ([gce_route(hop=2, link="zones/us-central1-a/instances/vm{n}")], [gce_instance(2)], via(VM2.address)),
-    # dropped: the next hop cannot take the packet
-    ([gce_route()], [gce_instance(1, forward=False)], via(None)),
-    ([gce_route()], [gce_instance(1, status="TERMINATED")], via(None)),
-    ([gce_route()], [gce_instance(1, status="STAGING")], via(None)),
-    ([gce_route()], [gce_instance(2)], via(None)),  # deleted: NEXT_HOP_INSTANCE_NOT_FOUND
-    # not the lab's to copy: another network, a gateway, the VMs' own subnet
-    ([gce_route(network="other")], [gce_instance(1)], frozenset()),
-    ([gce_route(hop=None)], [gce_instance(1)], frozenset()),
-    ([gce_route(dest=IPv4Network("10.0.1.0/24"))], [gce_instance(1)], frozenset()),
-    # one next hop per destination: the lowest priority number, then the first name
-    ([gce_route(hop=1, name="a", priority=900), gce_route(hop=2, name="b")], [gce_instance(1), gce_instance(2)],
-     via(VM1.address)),
-    ([gce_route(hop=2, name="b"), gce_route(hop=1, name="a")], [gce_instance(1), gce_instance(2)], via(VM1.address)),
-    ([gce_route(hop=None, name="a", priority=10), gce_route(hop=1, name="b")], [gce_instance(1)], frozenset()),
-], ids=["running", "partial-link", "no-forwarding", "stopped", "staging", "deleted", "other-network", "gateway",
-        "underlay", "priority", "tie-by-name", "gateway-wins"])
+@pytest.mark.parametrize(
+    ("routes", "instances", "expected"),
+    [
+        # delivered: a route of the network to a running instance that may forward
+        ([gce_route()], [gce_instance(1), gce_instance(2)], via(VM1.address)),
+        ([gce_route(hop=2, link="zones/us-central1-a/instances/vm{n}")], [gce_instance(2)], via(VM2.address)),
+        # dropped: the next hop cannot take the packet
+        ([gce_route()], [gce_instance(1, forward=False)], via(None)),
+        ([gce_route()], [gce_instance(1, status="TERMINATED")], via(None)),
+        ([gce_route()], [gce_instance(1, status="STAGING")], via(None)),
+        ([gce_route()], [gce_instance(2)], via(None)),  # deleted: NEXT_HOP_INSTANCE_NOT_FOUND
+        # not the lab's to copy: another network, a gateway, the VMs' own subnet
+        ([gce_route(network="other")], [gce_instance(1)], frozenset()),
+        ([gce_route(hop=None)], [gce_instance(1)], frozenset()),
+        ([gce_route(dest=IPv4Network("10.0.1.0/24"))], [gce_instance(1)], frozenset()),
+        # one next hop per destination: the lowest priority number, then the first name
+        (
+            [gce_route(hop=1, name="a", priority=900), gce_route(hop=2, name="b")],
+            [gce_instance(1), gce_instance(2)],
+            via(VM1.address),
+        ),
+        (
+            [gce_route(hop=2, name="b"), gce_route(hop=1, name="a")],
+            [gce_instance(1), gce_instance(2)],
+            via(VM1.address),
+        ),
+        ([gce_route(hop=None, name="a", priority=10), gce_route(hop=1, name="b")], [gce_instance(1)], frozenset()),
+    ],
+    ids=[
+        "running",
+        "partial-link",
+        "no-forwarding",
+        "stopped",
+        "staging",
+        "deleted",
+        "other-network",
+        "gateway",
+        "underlay",
+        "priority",
+        "tie-by-name",
+        "gateway-wins",
+    ],
+)
 def test_gce_routes(routes, instances, expected) -> None:
     assert gce_fabric(routes, instances).routes == expected
 
 
-@pytest.mark.parametrize(("instances", "checked"), [
-    ([gce_instance(1), gce_instance(2)], set()),
-    ([gce_instance(1, forward=False), gce_instance(2)], {VM1}),
-    ([gce_instance(2)], {VM1}),  # deleted: nothing says vm1 may forward
-    ([gce_instance(1, network="other"), gce_instance(2)], {VM1}),  # not an instance of the lab's network
-    ([gce_instance(1, status="TERMINATED"), gce_instance(2)], set()),  # a stopped VM keeps its flag
-], ids=["all-forward", "one-off", "deleted", "other-network", "stopped"])
+@pytest.mark.parametrize(
+    ("instances", "checked"),
+    [
+        ([gce_instance(1), gce_instance(2)], set()),
+        ([gce_instance(1, forward=False), gce_instance(2)], {VM1}),
+        ([gce_instance(2)], {VM1}),  # deleted: nothing says vm1 may forward
+        ([gce_instance(1, network="other"), gce_instance(2)], {VM1}),  # not an instance of the lab's network
+        ([gce_instance(1, status="TERMINATED"), gce_instance(2)], set()),  # a stopped VM keeps its flag
+    ],
+    ids=["all-forward", "one-off", "deleted", "other-network", "stopped"],
+)
 def test_gce_can_ip_forward_false_is_the_source_check(instances, checked) -> None:
     assert gce_fabric([], instances).rules == {rule for vm in checked for rule in fabric.source_check_rules(vm)}
 
 
 def test_gce_instance_reads_as_an_ec2_one_known_by_zone_and_name() -> None:
     parsed = cloudview.parse_gce_instance(gce_instance(1, status="TERMINATED", forward=False))
-    assert parsed == CloudInstance(instance_id="us-central1-a/vm1", state="stopped", private_ip=VM1.address,
-                                   source_dest_check=True, tags=frozenset({("cloudroutes-cluster", "lab")}))
+    assert parsed == CloudInstance(
+        instance_id="us-central1-a/vm1",
+        state="stopped",
+        private_ip=VM1.address,
+        source_dest_check=True,
+        tags=frozenset({("cloudroutes-cluster", "lab")}),
+    )
     assert cloudview.gce_instance_id(f"{GCE}/zones/z-1/instances/n-1") == "z-1/n-1"
     assert cloudview.gce_instance_id("projects/p/global/networks/default") is None
 
 
 @pytest.mark.parametrize("provider", ["aws", "gce"])
 def test_config_exports_and_boot_environment_follow_the_provider(provider: str, tmp_path: Path) -> None:
-    fields = ({"vpc_id": "vpc-1", "subnet_id": "subnet-1", "route_table_id": "rtb-1"} if provider == "aws"
-              else {"project": "cloudroutes-lab", "network": "default", "region": "us-central1"})
-    info = lab.LabInfo(state_dir=tmp_path, endpoint="http://127.0.0.1:5000", daemon_pid=1, vms=(), provider=provider,
-                       **fields)
+    fields = (
+        {"vpc_id": "vpc-1", "subnet_id": "subnet-1", "route_table_id": "rtb-1"}
+        if provider == "aws"
+        else {"project": "cloudroutes-lab", "network": "default", "region": "us-central1"}
+    )
+    info = lab.LabInfo(
+        state_dir=tmp_path, endpoint="http://127.0.0.1:5000", daemon_pid=1, vms=(), provider=provider, **fields
+    )
     assert lab.LabInfo.from_json(json.loads(json.dumps(info.to_json()))) == info
     text = state.config_text(info)
     boot = bootagent.node_environment(info)
     if provider == "aws":
-        assert text == ('provider = "aws"\n\n[cluster]\nname = "lab"\ncidr = "10.244.0.0/16"\n\n'
-                        '[aws]\nregion = "us-east-1"\nvpc_id = "vpc-1"\n')
-        assert set(info.environment()) == {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                           "AWS_DEFAULT_REGION", "CLOUDROUTES_CONFIG"}
+        assert text == (
+            'provider = "aws"\n\n[cluster]\nname = "lab"\ncidr = "10.244.0.0/16"\n\n'
+            '[aws]\nregion = "us-east-1"\nvpc_id = "vpc-1"\n'
+        )
+        assert set(info.environment()) == {
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+            "CLOUDROUTES_CONFIG",
+        }
         assert boot["AWS_ENDPOINT_URL"] == "http://169.254.169.254"
     else:
         assert text.startswith('provider = "gce"\n') and text.endswith(
             '[gce]\nproject = "cloudroutes-lab"\nnetwork = "default"\nfix_forwarding = true\n'
-            'endpoint = "http://127.0.0.1:5000"\n')
-        assert info.environment() == {"CLOUDROUTES_GCE_ENDPOINT": "http://127.0.0.1:5000",
-                                      "CLOUDROUTES_GCE_PROJECT": "cloudroutes-lab",
-                                      "CLOUDROUTES_CONFIG": str(tmp_path / "cloudroutes.toml")}
+            'endpoint = "http://127.0.0.1:5000"\n'
+        )
+        assert info.environment() == {
+            "CLOUDROUTES_GCE_ENDPOINT": "http://127.0.0.1:5000",
+            "CLOUDROUTES_GCE_PROJECT": "cloudroutes-lab",
+            "CLOUDROUTES_CONFIG": str(tmp_path / "cloudroutes.toml"),
+        }
         assert (boot["CLOUDROUTES_GCE_ENDPOINT"], boot["CLOUDROUTES_GCE_PROJECT"]) == (
-            "http://169.254.169.254", "cloudroutes-lab")
+            "http://169.254.169.254",
+            "cloudroutes-lab",
+        )
 
 
 def test_an_old_state_file_is_an_aws_lab() -> None:
-    data = {"state_dir": "/x", "endpoint": "http://e", "vpc_id": "vpc-1", "subnet_id": "s", "route_table_id": "r",
-            "daemon_pid": 1, "vms": []}
+    data = {
+        "state_dir": "/x",
+        "endpoint": "http://e",
+        "vpc_id": "vpc-1",
+        "subnet_id": "s",
+        "route_table_id": "r",
+        "daemon_pid": 1,
+        "vms": [],
+    }
     assert lab.LabInfo.from_json(data).provider == "aws"
 
 
 def test_matrix_renders_and_exits_3_on_any_failure() -> None:
-    good = Check(kind=CheckKind.POD_POD_LOCAL, source="vm1-c1", source_address="10.244.1.10",
-                 destination="vm1-c2", destination_address="10.244.1.11", ok=True, seen_peer="10.244.1.10")
-    bad = Check(kind=CheckKind.POD_POD_REMOTE, source="vm1-c1", source_address="10.244.1.10",
-                destination="vm2-c1", destination_address="10.244.2.10", ok=False, error="timed out")
+    good = Check(
+        kind=CheckKind.POD_POD_LOCAL,
+        source="vm1-c1",
+        source_address="10.244.1.10",
+        destination="vm1-c2",
+        destination_address="10.244.1.11",
+        ok=True,
+        seen_peer="10.244.1.10",
+    )
+    bad = Check(
+        kind=CheckKind.POD_POD_REMOTE,
+        source="vm1-c1",
+        source_address="10.244.1.10",
+        destination="vm2-c1",
+        destination_address="10.244.2.10",
+        ok=False,
+        error="timed out",
+    )
     assert Matrix(checks=(good,)).exit_code == 0
     matrix = Matrix(checks=(good, bad))
     assert matrix.exit_code == 3
@@ -225,12 +339,16 @@ def test_matrix_renders_and_exits_3_on_any_failure() -> None:
     assert "FAIL" in matrix.to_text() and matrix.to_text().endswith("2 checks: 1 passed, 1 failed")
 
 
-@pytest.mark.parametrize(("exchange", "ok", "error"), [
-    (("10.244.1.10", "10.244.1.10", None), True, None),
-    (("10.244.1.10", "10.0.1.11", None), False, "server saw 10.0.1.11, client is 10.244.1.10: address translated"),
-    (("10.0.1.11", "10.0.1.11", None), False, "client sent from 10.0.1.11, not from its address 10.244.1.10"),
-    ((None, None, "timed out"), False, "timed out"),
-], ids=["no-nat", "nat", "wrong-source", "timeout"])
+@pytest.mark.parametrize(
+    ("exchange", "ok", "error"),
+    [
+        (("10.244.1.10", "10.244.1.10", None), True, None),
+        (("10.244.1.10", "10.0.1.11", None), False, "server saw 10.0.1.11, client is 10.244.1.10: address translated"),
+        (("10.0.1.11", "10.0.1.11", None), False, "client sent from 10.0.1.11, not from its address 10.244.1.10"),
+        ((None, None, "timed out"), False, "timed out"),
+    ],
+    ids=["no-nat", "nat", "wrong-source", "timeout"],
+)
 def test_a_probe_passes_only_if_the_server_saw_the_clients_own_address(monkeypatch, exchange, ok, error) -> None:
     monkeypatch.setattr(probe, "_exchange", lambda src, dst, timeout: exchange)
     src = probe.Endpoint(label="vm1-c1", namespace="crlab-vm1-c1", address="10.244.1.10")
@@ -259,8 +377,9 @@ def test_lab_follows_the_cloud_with_real_packets(lab_up: lab.LabInfo, controller
     assert info.exports().startswith("export AWS_ENDPOINT_URL=http://127.0.0.1:")
     with pytest.raises(lab.LabError, match="already up"):
         lab.up(nodes=1, state_dir=state_dir)  # and it leaves the running lab alone
-    remote = {(str(c.kind), c.source, c.destination) for c in lab.verify(state_dir, timeout=0.2).checks
-              if c.kind in ROUTED}
+    remote = {
+        (str(c.kind), c.source, c.destination) for c in lab.verify(state_dir, timeout=0.2).checks if c.kind in ROUTED
+    }
     verify = lambda: lab.verify(state_dir, timeout=0.5)  # noqa: E731 - success takes ~1 ms; failure waits
 
     # Each VM's boot agent learns its subnet from the tag (through the metadata address) and sets up
@@ -283,15 +402,21 @@ def test_lab_follows_the_cloud_with_real_packets(lab_up: lab.LabInfo, controller
     controller.set_source_dest_check(info.vms[0], on=True)
     through_vm1 = {(str(c.kind), c.source, c.destination) for c in matrix.checks if crosses(c, "vm1")}
     # ... except vm1's *node* address, which the check lets in and out both ways.
-    through_vm1 -= {(str(c.kind), c.source, c.destination) for c in matrix.checks
-                    if (c.kind is CheckKind.NODE_POD and c.source == "vm1")
-                    or (c.kind is CheckKind.POD_NODE and c.destination == "vm1")}
+    through_vm1 -= {
+        (str(c.kind), c.source, c.destination)
+        for c in matrix.checks
+        if (c.kind is CheckKind.NODE_POD and c.source == "vm1")
+        or (c.kind is CheckKind.POD_NODE and c.destination == "vm1")
+    }
     wait_for("vm1's traffic to be dropped", verify, lambda m: only_failing(m, through_vm1))
 
     # A stopped target turns its route into a blackhole, as in AWS.
     controller.ec2.stop_instances(InstanceIds=[info.vms[2].instance_id])
-    wait_for("vm3's route to turn blackhole", fabric_routes, lambda r: r == {
-        "blackhole 10.244.1.0/24", "10.244.2.0/24 via 10.0.1.12", "blackhole 10.244.3.0/24"})
+    wait_for(
+        "vm3's route to turn blackhole",
+        fabric_routes,
+        lambda r: r == {"blackhole 10.244.1.0/24", "10.244.2.0/24 via 10.0.1.12", "blackhole 10.244.3.0/24"},
+    )
 
     controller.delete_routes()
     wait_for("no lab routes", fabric_routes, lambda r: r == set())

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.lab
 
 
 def cloudroutes(*args: str, env: dict[str, str], check_rc: int | None = 0) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "cloudroutes", *args], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "cloudroutes", *args], env=env, capture_output=True, text=True, timeout=120
+    )
     if check_rc is not None:
         assert result.returncode == check_rc, f"{args}: rc {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
@@ -57,11 +59,21 @@ def test_the_three_requirements_hold_only_while_cloudroutes_says_so(lab_host: No
 
         cloudroutes("apply", "--yes", env=env)
         after = matrix(env, want=0)
-        assert after["ok"] and {c["kind"] for c in after["checks"]} >= {"pod-pod-remote", "pod-pod-local", "node-pod", "pod-node"}
+        assert after["ok"] and {c["kind"] for c in after["checks"]} >= {
+            "pod-pod-remote",
+            "pod-pod-local",
+            "node-pod",
+            "pod-node",
+        }
         assert all(c["seen_peer"] == c["source_address"] for c in after["checks"]), "no NAT anywhere"
 
-        ec2 = boto3.client("ec2", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                           aws_access_key_id="lab", aws_secret_access_key="lab")
+        ec2 = boto3.client(
+            "ec2",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="lab",
+            aws_secret_access_key="lab",
+        )
         state = json.loads((state_dir / "state.json").read_text())
         vm1 = state["vms"][0]
         ec2.modify_network_interface_attribute(NetworkInterfaceId=vm1["eni_id"], SourceDestCheck={"Value": True})
@@ -128,7 +140,12 @@ def test_on_gce_the_fabric_follows_the_routes_and_can_ip_forward(lab_host: None,
 
         cloudroutes("apply", "--yes", env=env)
         after = matrix(env, want=0)
-        assert after["ok"] and {c["kind"] for c in after["checks"]} >= {"pod-pod-remote", "pod-pod-local", "node-pod", "pod-node"}
+        assert after["ok"] and {c["kind"] for c in after["checks"]} >= {
+            "pod-pod-remote",
+            "pod-pod-local",
+            "node-pod",
+            "pod-node",
+        }
         assert all(c["seen_peer"] == c["source_address"] for c in after["checks"]), "no NAT anywhere"
 
         vm1 = state["vms"][0]

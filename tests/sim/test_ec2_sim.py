@@ -25,21 +25,25 @@ def error_code(call) -> str:
 
 def eni_of(ec2, instance_id: str, index: int = 0) -> str:
     instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
-    return next(e["NetworkInterfaceId"] for e in instance["NetworkInterfaces"] if e["Attachment"]["DeviceIndex"] == index)
+    return next(
+        e["NetworkInterfaceId"] for e in instance["NetworkInterfaces"] if e["Attachment"]["DeviceIndex"] == index
+    )
 
 
 def test_routes_per_table_limit(cloud):
-    sim, ec2, seed = cloud
+    _sim, ec2, seed = cloud
     (node,) = ec2_seed.launch(ec2, seed, 1)
     table, eni = seed.table_ids[0], eni_of(ec2, node)
     for n in range(3):
         ec2.create_route(RouteTableId=table, DestinationCidrBlock=f"10.244.{n}.0/24", NetworkInterfaceId=eni)
-    code = error_code(lambda: ec2.create_route(RouteTableId=table, DestinationCidrBlock="10.244.9.0/24", NetworkInterfaceId=eni))
+    code = error_code(
+        lambda: ec2.create_route(RouteTableId=table, DestinationCidrBlock="10.244.9.0/24", NetworkInterfaceId=eni)
+    )
     assert code == "RouteLimitExceeded"
 
 
 def test_destination_inside_the_vpc_is_rejected(cloud):
-    sim, ec2, seed = cloud
+    _sim, ec2, seed = cloud
     (node,) = ec2_seed.launch(ec2, seed, 1)
     call = lambda: ec2.create_route(  # noqa: E731
         RouteTableId=seed.table_ids[0], DestinationCidrBlock="10.0.200.0/24", NetworkInterfaceId=eni_of(ec2, node)
@@ -48,15 +52,17 @@ def test_destination_inside_the_vpc_is_rejected(cloud):
 
 
 def test_destination_is_canonicalised(cloud):
-    sim, ec2, seed = cloud
+    _sim, ec2, seed = cloud
     (node,) = ec2_seed.launch(ec2, seed, 1)
-    ec2.create_route(RouteTableId=seed.table_ids[0], DestinationCidrBlock="10.244.3.7/24", NetworkInterfaceId=eni_of(ec2, node))
+    ec2.create_route(
+        RouteTableId=seed.table_ids[0], DestinationCidrBlock="10.244.3.7/24", NetworkInterfaceId=eni_of(ec2, node)
+    )
     routes = ec2.describe_route_tables(RouteTableIds=seed.table_ids)["RouteTables"][0]["Routes"]
     assert "10.244.3.0/24" in {r.get("DestinationCidrBlock") for r in routes}
 
 
 def test_one_route_per_destination_whatever_the_target(cloud):
-    sim, ec2, seed = cloud
+    _sim, ec2, seed = cloud
     first, second = ec2_seed.launch(ec2, seed, 2)
     table = seed.table_ids[0]
     ec2.create_route(RouteTableId=table, DestinationCidrBlock="10.244.1.0/24", NetworkInterfaceId=eni_of(ec2, first))
@@ -67,16 +73,19 @@ def test_one_route_per_destination_whatever_the_target(cloud):
 
 
 def test_instance_target_on_a_multi_interface_instance_is_rejected(cloud):
-    sim, ec2, seed = cloud
+    _sim, ec2, seed = cloud
     (node,) = ec2_seed.launch(ec2, seed, 1, interfaces=2)
-    route = lambda: ec2.create_route(RouteTableId=seed.table_ids[0], DestinationCidrBlock="10.244.1.0/24", InstanceId=node)  # noqa: E731
+
+    def route():
+        return ec2.create_route(RouteTableId=seed.table_ids[0], DestinationCidrBlock="10.244.1.0/24", InstanceId=node)
+
     attribute = lambda: ec2.modify_instance_attribute(InstanceId=node, SourceDestCheck={"Value": False})  # noqa: E731
     assert error_code(route) == "InvalidInstanceID"
     assert error_code(attribute) == "InvalidInstanceID"
 
 
 def test_routes_to_stopped_or_terminated_targets_are_blackholes(cloud):
-    sim, ec2, seed = cloud
+    _sim, ec2, seed = cloud
     stopped, gone = ec2_seed.launch(ec2, seed, 2)
     table = seed.table_ids[0]
     ec2.create_route(RouteTableId=table, DestinationCidrBlock="10.244.1.0/24", NetworkInterfaceId=eni_of(ec2, stopped))
@@ -93,10 +102,12 @@ def test_routes_to_stopped_or_terminated_targets_are_blackholes(cloud):
 
 
 def test_instance_and_primary_interface_source_dest_check_stay_in_step(cloud):
-    sim, ec2, seed = cloud
+    _sim, ec2, seed = cloud
     by_instance, by_interface = ec2_seed.launch(ec2, seed, 2)
     ec2.modify_instance_attribute(InstanceId=by_instance, SourceDestCheck={"Value": False})
-    ec2.modify_network_interface_attribute(NetworkInterfaceId=eni_of(ec2, by_interface), SourceDestCheck={"Value": False})
+    ec2.modify_network_interface_attribute(
+        NetworkInterfaceId=eni_of(ec2, by_interface), SourceDestCheck={"Value": False}
+    )
     for node in (by_instance, by_interface):
         attribute = ec2.describe_instance_attribute(InstanceId=node, Attribute="sourceDestCheck")["SourceDestCheck"]
         instance = ec2.describe_instances(InstanceIds=[node])["Reservations"][0]["Instances"][0]
@@ -131,6 +142,6 @@ def test_the_mutating_bucket_refuses_a_burst_beyond_its_size_but_tags_have_their
 
 
 def test_service_quotas_reports_the_sims_route_limit(cloud):
-    sim, ec2, seed = cloud
+    sim, _ec2, _seed = cloud
     quota = sim.client("service-quotas").get_service_quota(ServiceCode="vpc", QuotaCode="L-93826ACB")
     assert quota["Quota"]["Value"] == 3.0

@@ -14,7 +14,6 @@ from cloudroutes.errors import Conflict, GuardError, QuotaExceeded, Throttled
 from cloudroutes.executor import Executor
 from cloudroutes.model import Action, ActionKind, NodeName, Outcome, ProblemKind, TableKey
 from cloudroutes.ratelimit import TokenBucket
-
 from tests.fakes import FakeProvider, node, route
 
 A0, A1, A2, A3 = (ip_network(f"10.244.{i}.0/24") for i in range(4))
@@ -33,8 +32,9 @@ def config(*, conflict_rounds: int = 2, provider: str = "aws", fix_forwarding: b
 def run(fake: FakeProvider, cfg: Config, **kwargs: object) -> engine.Report:
     """One pass as the CLI runs it, with a fake clock: nothing here really sleeps."""
     no_sleep = lambda seconds: None  # noqa: E731
-    executor = Executor(fake, cfg.limits, bucket=TokenBucket(burst=1000, rate=1000.0, clock=lambda: 0.0, sleep=no_sleep),
-                        sleep=no_sleep)
+    executor = Executor(
+        fake, cfg.limits, bucket=TokenBucket(burst=1000, rate=1000.0, clock=lambda: 0.0, sleep=no_sleep), sleep=no_sleep
+    )
     planned = engine.make_plan(fake, cfg, destroy=bool(kwargs.get("destroy")))
     return engine.apply(fake, cfg, planned, executor=executor, **kwargs)  # type: ignore[arg-type]
 

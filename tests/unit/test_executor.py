@@ -14,7 +14,6 @@ from cloudroutes.errors import CloudError, Conflict, Denied, Invalid, QuotaExcee
 from cloudroutes.executor import Executor
 from cloudroutes.model import WRITE_ORDER, Action, ActionKind, ActionResult, NodeName, Outcome, Plan, TableKey
 from cloudroutes.ratelimit import TokenBucket
-
 from tests.fakes import FakeProvider, node, route
 
 A0, A1, A2, A3 = (ip_network(f"10.244.{i}.0/24") for i in range(4))
@@ -52,7 +51,9 @@ def create(dest: object, who: str, table: str = "rt-a") -> Action:
     return Action(kind=ActionKind.CREATE, table=TableKey(table), destination=dest, node=NodeName(who))  # type: ignore[arg-type]
 
 
-def failing(error: Callable[[], CloudError], *, times: int | None = None, when: Callable[[Action], bool] = lambda a: True):
+def failing(
+    error: Callable[[], CloudError], *, times: int | None = None, when: Callable[[Action], bool] = lambda a: True
+):
     """An on_execute hook: raise `error()` for matching actions, the first `times` times (None: always)."""
     count = Counter[str]()
     lock = threading.Lock()
@@ -74,6 +75,7 @@ def by_action(results: tuple[ActionResult, ...]) -> dict[tuple[ActionKind, str |
 
 
 # -- phases --------------------------------------------------------------------------------
+
 
 def test_phases_run_in_write_order_whatever_the_plan_order() -> None:
     fake = FakeProvider(
@@ -99,7 +101,10 @@ def test_phases_run_in_write_order_whatever_the_plan_order() -> None:
 
 def test_a_phase_finishes_before_the_next_starts() -> None:
     fake = FakeProvider(nodes=[node(f"n{i}") for i in range(8)])
-    claims = [Action(kind=ActionKind.CLAIM, node=NodeName(f"n{i}"), subnets=(ip_network(f"10.244.{i}.0/24"),)) for i in range(8)]
+    claims = [
+        Action(kind=ActionKind.CLAIM, node=NodeName(f"n{i}"), subnets=(ip_network(f"10.244.{i}.0/24"),))
+        for i in range(8)
+    ]
     creates = [create(ip_network(f"10.244.{i}.0/24"), f"n{i}") for i in range(8)]
     ex, _ = make_executor(fake, concurrency=8)
     seen: list[ActionResult] = []
@@ -111,6 +116,7 @@ def test_a_phase_finishes_before_the_next_starts() -> None:
 
 
 # -- retries by error kind -----------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("error", "kind"), [(Throttled, "throttled"), (Transient, "transient")])
 def test_retryable_errors_are_retried_then_succeed(error: type[CloudError], kind: str) -> None:
@@ -173,13 +179,22 @@ def test_the_cloud_quota_wall_is_a_failure_not_a_retry() -> None:
 @pytest.mark.parametrize(
     ("action", "outcome"),
     [
-        pytest.param(Action(kind=ActionKind.DELETE, table=TableKey("rt-a"), destination=A2), Outcome.DONE,
-                     id="deleting a route already gone is done"),
-        pytest.param(Action(kind=ActionKind.UNCLAIM, node=NodeName("gone")), Outcome.DONE,
-                     id="unclaiming a node already gone is done"),
+        pytest.param(
+            Action(kind=ActionKind.DELETE, table=TableKey("rt-a"), destination=A2),
+            Outcome.DONE,
+            id="deleting a route already gone is done",
+        ),
+        pytest.param(
+            Action(kind=ActionKind.UNCLAIM, node=NodeName("gone")),
+            Outcome.DONE,
+            id="unclaiming a node already gone is done",
+        ),
         pytest.param(create(A1, "gone"), Outcome.FAILED, id="creating a route to a node that is gone fails"),
-        pytest.param(Action(kind=ActionKind.CLAIM, node=NodeName("gone"), subnets=(A1,)), Outcome.FAILED,
-                     id="claiming for a node that is gone fails"),
+        pytest.param(
+            Action(kind=ActionKind.CLAIM, node=NodeName("gone"), subnets=(A1,)),
+            Outcome.FAILED,
+            id="claiming for a node that is gone fails",
+        ),
     ],
 )
 def test_not_found(action: Action, outcome: Outcome) -> None:
@@ -197,14 +212,16 @@ def test_a_failed_claim_skips_that_nodes_routes_only(error: type[CloudError]) ->
         tables={"rt-a": [route("rt-a", A2, "a", exact=False)]},
         on_execute=failing(lambda: error("no"), when=lambda a: a.kind is ActionKind.CLAIM and a.node == "a"),
     )
-    plan = Plan(actions=(
-        Action(kind=ActionKind.CLAIM, node=NodeName("a"), subnets=(A0,)),
-        Action(kind=ActionKind.CLAIM, node=NodeName("b"), subnets=(A1,)),
-        Action(kind=ActionKind.ENABLE_FORWARDING, node=NodeName("a")),
-        Action(kind=ActionKind.REPLACE, table=TableKey("rt-a"), destination=A2, node=NodeName("a")),
-        create(A0, "a"),
-        create(A1, "b"),
-    ))
+    plan = Plan(
+        actions=(
+            Action(kind=ActionKind.CLAIM, node=NodeName("a"), subnets=(A0,)),
+            Action(kind=ActionKind.CLAIM, node=NodeName("b"), subnets=(A1,)),
+            Action(kind=ActionKind.ENABLE_FORWARDING, node=NodeName("a")),
+            Action(kind=ActionKind.REPLACE, table=TableKey("rt-a"), destination=A2, node=NodeName("a")),
+            create(A0, "a"),
+            create(A1, "b"),
+        )
+    )
     ex, _ = make_executor(fake, max_attempts=2)
     results = by_action(ex.run(plan))
     assert results[(ActionKind.CLAIM, "a", None)].outcome is not Outcome.DONE
@@ -218,6 +235,7 @@ def test_a_failed_claim_skips_that_nodes_routes_only(error: type[CloudError]) ->
 
 
 # -- the write budget ----------------------------------------------------------------------
+
 
 def test_bucket_burst_then_rate() -> None:
     clock = Clock()
@@ -290,14 +308,21 @@ def test_writes_a_provider_meters_apart_do_not_spend_the_route_bucket() -> None:
     from cloudroutes.config import Limits
     from cloudroutes.executor import Executor
     from cloudroutes.model import Action, ActionKind, NodeName, Plan, TableKey
-
     from tests.fakes import FakeProvider, node
 
     names = [f"n{i}" for i in range(5)]
     plan = Plan(
         actions=(
-            *(Action(kind=ActionKind.CLAIM, node=NodeName(n), subnets=(ip_network(f"10.244.{i}.0/24"),)) for i, n in enumerate(names)),
-            Action(kind=ActionKind.CREATE, node=NodeName("n0"), table=TableKey("rt-a"), destination=ip_network("10.244.0.0/24")),
+            *(
+                Action(kind=ActionKind.CLAIM, node=NodeName(n), subnets=(ip_network(f"10.244.{i}.0/24"),))
+                for i, n in enumerate(names)
+            ),
+            Action(
+                kind=ActionKind.CREATE,
+                node=NodeName("n0"),
+                table=TableKey("rt-a"),
+                destination=ip_network("10.244.0.0/24"),
+            ),
         )
     )
     waits: dict[str, float] = {}
@@ -316,12 +341,13 @@ def test_progress_is_reported_per_action_not_per_phase() -> None:
     from cloudroutes.config import Limits
     from cloudroutes.executor import Executor
     from cloudroutes.model import Action, ActionKind, NodeName, Outcome, Plan, TableKey
-
     from tests.fakes import FakeProvider, node
 
     first_reported = threading.Event()
     creates = tuple(
-        Action(kind=ActionKind.CREATE, node=NodeName(n), table=TableKey("rt-a"), destination=ip_network(f"10.244.{i}.0/24"))
+        Action(
+            kind=ActionKind.CREATE, node=NodeName(n), table=TableKey("rt-a"), destination=ip_network(f"10.244.{i}.0/24")
+        )
         for i, n in enumerate(["a", "b"])
     )
 

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from cloudroutes.ipam import Claim, Evidence, Pool, assign, free_blocks
 from cloudroutes.model import Assignment, IPNetwork, Node, NodeName
-
 from tests.fakes import node
 
 ROUTE, RECORD = Evidence.ROUTE, Evidence.RECORD
@@ -29,7 +28,9 @@ def claim(who: str, subnet: str, evidence: Evidence = RECORD) -> Claim:
     return Claim(node=NodeName(who), subnet=n(subnet), evidence=evidence)
 
 
-def result(subnets: dict[str, tuple[str, ...]], left_out: tuple[str, ...] = (), moved: tuple[str, ...] = ()) -> Assignment:
+def result(
+    subnets: dict[str, tuple[str, ...]], left_out: tuple[str, ...] = (), moved: tuple[str, ...] = ()
+) -> Assignment:
     return Assignment(
         subnets={NodeName(k): tuple(map(n, v)) for k, v in subnets.items()},
         left_out=tuple(map(NodeName, left_out)),
@@ -43,98 +44,198 @@ V6 = pool("fd00:10::/56", 64)
 
 CASES = [
     # new nodes
-    pytest.param([node("b", age=0), node("a", age=1)], [], [V4],
-                 result({"b": ("10.244.0.0/24",), "a": ("10.244.1.0/24",)}),
-                 id="new nodes get the lowest blocks, senior node first"),
-    pytest.param([node("a"), node("b")], [], [V4],
-                 result({"a": ("10.244.0.0/24",), "b": ("10.244.1.0/24",)}),
-                 id="a launch tie is broken by name"),
+    pytest.param(
+        [node("b", age=0), node("a", age=1)],
+        [],
+        [V4],
+        result({"b": ("10.244.0.0/24",), "a": ("10.244.1.0/24",)}),
+        id="new nodes get the lowest blocks, senior node first",
+    ),
+    pytest.param(
+        [node("a"), node("b")],
+        [],
+        [V4],
+        result({"a": ("10.244.0.0/24",), "b": ("10.244.1.0/24",)}),
+        id="a launch tie is broken by name",
+    ),
     # claims
-    pytest.param([node("a"), node("b", age=1)], [claim("b", "10.244.7.0/24")], [V4],
-                 result({"a": ("10.244.0.0/24",), "b": ("10.244.7.0/24",)}),
-                 id="a recorded block is kept even by the newer node"),
-    pytest.param([node("a", age=1), node("b", age=0)],
-                 [claim("a", "10.244.7.0/24", RECORD), claim("b", "10.244.7.0/24", ROUTE)], [V4],
-                 result({"a": ("10.244.7.0/24",), "b": ("10.244.0.0/24",)}, moved=("b",)),
-                 id="a record beats a route to a node without one, even against seniority"),
-    pytest.param([node("a", age=1), node("b", age=0)],
-                 [claim("a", "10.244.7.0/24", RECORD), claim("a", "10.244.7.0/24", ROUTE),
-                  claim("b", "10.244.7.0/24", RECORD)], [V4],
-                 result({"a": ("10.244.7.0/24",), "b": ("10.244.0.0/24",)}, moved=("b",)),
-                 id="two records of one block: the route holder keeps it, even against seniority"),
-    pytest.param([node("a"), node("b", age=1)],
-                 [claim("a", "10.244.0.0/24", RECORD), claim("b", "10.244.1.0/24", RECORD),
-                  claim("b", "10.244.0.0/24", ROUTE), claim("b", "10.244.1.0/24", ROUTE)], [V4],
-                 result({"a": ("10.244.0.0/24",), "b": ("10.244.1.0/24",)}),
-                 id="a route bent at another recording node moves nobody"),
-    pytest.param([node("a", age=1), node("b", age=0)],
-                 [claim("a", "10.244.7.0/24"), claim("b", "10.244.7.0/24")], [V4],
-                 result({"a": ("10.244.0.0/24",), "b": ("10.244.7.0/24",)}, moved=("a",)),
-                 id="between equal evidence the earlier launch wins"),
-    pytest.param([node("b"), node("a")],
-                 [claim("b", "10.244.7.0/24", ROUTE), claim("a", "10.244.7.0/24", ROUTE)], [V4],
-                 result({"b": ("10.244.0.0/24",), "a": ("10.244.7.0/24",)}, moved=("b",)),
-                 id="between equal evidence and launch the name wins"),
-    pytest.param([node("a"), node("b", age=1)],
-                 [claim("a", "10.244.0.0/24", RECORD), claim("a", "10.244.5.0/24", ROUTE)], [V4],
-                 result({"a": ("10.244.0.0/24",), "b": ("10.244.1.0/24",)}),
-                 id="a node's record beats a stray route to it, which frees nothing"),
-    pytest.param([node("a"), node("b", age=1)],
-                 [claim("a", "10.245.0.0/24", RECORD), claim("a", "10.244.5.0/24", ROUTE)], [V4],
-                 result({"a": ("10.244.5.0/24",), "b": ("10.244.0.0/24",)}),
-                 id="a record outside the range is no record: the route decides"),
-    pytest.param([node("a")], [claim("a", "10.244.7.0/25")], [V4],
-                 result({"a": ("10.244.0.0/24",)}, moved=("a",)),
-                 id="a claim of the wrong size is ignored"),
-    pytest.param([node("a")], [claim("a", "10.245.7.0/24")], [V4],
-                 result({"a": ("10.244.0.0/24",)}, moved=("a",)),
-                 id="a claim outside the range is ignored"),
-    pytest.param([node("a")], [claim("a", "10.244.7.0/24")], [pool("10.244.0.0/16", 24, blocked=("10.244.6.0/23",))],
-                 result({"a": ("10.244.0.0/24",)}, moved=("a",)),
-                 id="a claim on a blocked range is ignored"),
-    pytest.param([node("a")], [claim("ghost", "10.244.0.0/24", ROUTE)], [V4],
-                 result({"a": ("10.244.0.0/24",)}),
-                 id="a claim of an unknown node holds nothing"),
+    pytest.param(
+        [node("a"), node("b", age=1)],
+        [claim("b", "10.244.7.0/24")],
+        [V4],
+        result({"a": ("10.244.0.0/24",), "b": ("10.244.7.0/24",)}),
+        id="a recorded block is kept even by the newer node",
+    ),
+    pytest.param(
+        [node("a", age=1), node("b", age=0)],
+        [claim("a", "10.244.7.0/24", RECORD), claim("b", "10.244.7.0/24", ROUTE)],
+        [V4],
+        result({"a": ("10.244.7.0/24",), "b": ("10.244.0.0/24",)}, moved=("b",)),
+        id="a record beats a route to a node without one, even against seniority",
+    ),
+    pytest.param(
+        [node("a", age=1), node("b", age=0)],
+        [claim("a", "10.244.7.0/24", RECORD), claim("a", "10.244.7.0/24", ROUTE), claim("b", "10.244.7.0/24", RECORD)],
+        [V4],
+        result({"a": ("10.244.7.0/24",), "b": ("10.244.0.0/24",)}, moved=("b",)),
+        id="two records of one block: the route holder keeps it, even against seniority",
+    ),
+    pytest.param(
+        [node("a"), node("b", age=1)],
+        [
+            claim("a", "10.244.0.0/24", RECORD),
+            claim("b", "10.244.1.0/24", RECORD),
+            claim("b", "10.244.0.0/24", ROUTE),
+            claim("b", "10.244.1.0/24", ROUTE),
+        ],
+        [V4],
+        result({"a": ("10.244.0.0/24",), "b": ("10.244.1.0/24",)}),
+        id="a route bent at another recording node moves nobody",
+    ),
+    pytest.param(
+        [node("a", age=1), node("b", age=0)],
+        [claim("a", "10.244.7.0/24"), claim("b", "10.244.7.0/24")],
+        [V4],
+        result({"a": ("10.244.0.0/24",), "b": ("10.244.7.0/24",)}, moved=("a",)),
+        id="between equal evidence the earlier launch wins",
+    ),
+    pytest.param(
+        [node("b"), node("a")],
+        [claim("b", "10.244.7.0/24", ROUTE), claim("a", "10.244.7.0/24", ROUTE)],
+        [V4],
+        result({"b": ("10.244.0.0/24",), "a": ("10.244.7.0/24",)}, moved=("b",)),
+        id="between equal evidence and launch the name wins",
+    ),
+    pytest.param(
+        [node("a"), node("b", age=1)],
+        [claim("a", "10.244.0.0/24", RECORD), claim("a", "10.244.5.0/24", ROUTE)],
+        [V4],
+        result({"a": ("10.244.0.0/24",), "b": ("10.244.1.0/24",)}),
+        id="a node's record beats a stray route to it, which frees nothing",
+    ),
+    pytest.param(
+        [node("a"), node("b", age=1)],
+        [claim("a", "10.245.0.0/24", RECORD), claim("a", "10.244.5.0/24", ROUTE)],
+        [V4],
+        result({"a": ("10.244.5.0/24",), "b": ("10.244.0.0/24",)}),
+        id="a record outside the range is no record: the route decides",
+    ),
+    pytest.param(
+        [node("a")],
+        [claim("a", "10.244.7.0/25")],
+        [V4],
+        result({"a": ("10.244.0.0/24",)}, moved=("a",)),
+        id="a claim of the wrong size is ignored",
+    ),
+    pytest.param(
+        [node("a")],
+        [claim("a", "10.245.7.0/24")],
+        [V4],
+        result({"a": ("10.244.0.0/24",)}, moved=("a",)),
+        id="a claim outside the range is ignored",
+    ),
+    pytest.param(
+        [node("a")],
+        [claim("a", "10.244.7.0/24")],
+        [pool("10.244.0.0/16", 24, blocked=("10.244.6.0/23",))],
+        result({"a": ("10.244.0.0/24",)}, moved=("a",)),
+        id="a claim on a blocked range is ignored",
+    ),
+    pytest.param(
+        [node("a")],
+        [claim("ghost", "10.244.0.0/24", ROUTE)],
+        [V4],
+        result({"a": ("10.244.0.0/24",)}),
+        id="a claim of an unknown node holds nothing",
+    ),
     # blocked ranges
-    pytest.param([node("a"), node("b", age=1)], [], [pool("10.244.0.0/16", 24, blocked=("10.244.0.0/23",))],
-                 result({"a": ("10.244.2.0/24",), "b": ("10.244.3.0/24",)}),
-                 id="blocked ranges are skipped"),
-    pytest.param([node("a")], [], [pool("10.244.0.0/16", 24, blocked=("10.244.0.128/25",))],
-                 result({"a": ("10.244.1.0/24",)}),
-                 id="a block partly covered by a blocked range is skipped"),
-    pytest.param([node("a")], [], [pool("10.244.0.0/16", 24, blocked=("10.0.0.0/16", "fd00::/8"))],
-                 result({"a": ("10.244.0.0/24",)}),
-                 id="blocked ranges outside the pool change nothing"),
-    pytest.param([node("a")], [], [pool("10.244.0.0/16", 24, blocked=("10.0.0.0/8",))],
-                 result({"a": ()}, left_out=("a",)),
-                 id="a blocked range covering the pool exhausts it"),
+    pytest.param(
+        [node("a"), node("b", age=1)],
+        [],
+        [pool("10.244.0.0/16", 24, blocked=("10.244.0.0/23",))],
+        result({"a": ("10.244.2.0/24",), "b": ("10.244.3.0/24",)}),
+        id="blocked ranges are skipped",
+    ),
+    pytest.param(
+        [node("a")],
+        [],
+        [pool("10.244.0.0/16", 24, blocked=("10.244.0.128/25",))],
+        result({"a": ("10.244.1.0/24",)}),
+        id="a block partly covered by a blocked range is skipped",
+    ),
+    pytest.param(
+        [node("a")],
+        [],
+        [pool("10.244.0.0/16", 24, blocked=("10.0.0.0/16", "fd00::/8"))],
+        result({"a": ("10.244.0.0/24",)}),
+        id="blocked ranges outside the pool change nothing",
+    ),
+    pytest.param(
+        [node("a")],
+        [],
+        [pool("10.244.0.0/16", 24, blocked=("10.0.0.0/8",))],
+        result({"a": ()}, left_out=("a",)),
+        id="a blocked range covering the pool exhausts it",
+    ),
     # exhaustion
-    pytest.param([node("c", age=2), node("a", age=0), node("b", age=1)], [], [SMALL],
-                 result({"c": (), "a": ("10.244.0.0/24",), "b": ("10.244.1.0/24",)}, left_out=("c",)),
-                 id="the newest node is left out"),
-    pytest.param([node("a", age=0), node("b", age=1), node("c", age=2)], [claim("c", "10.244.1.0/24")], [SMALL],
-                 result({"a": ("10.244.0.0/24",), "b": (), "c": ("10.244.1.0/24",)}, left_out=("b",)),
-                 id="a claim survives exhaustion; the newest newcomer is left out"),
+    pytest.param(
+        [node("c", age=2), node("a", age=0), node("b", age=1)],
+        [],
+        [SMALL],
+        result({"c": (), "a": ("10.244.0.0/24",), "b": ("10.244.1.0/24",)}, left_out=("c",)),
+        id="the newest node is left out",
+    ),
+    pytest.param(
+        [node("a", age=0), node("b", age=1), node("c", age=2)],
+        [claim("c", "10.244.1.0/24")],
+        [SMALL],
+        result({"a": ("10.244.0.0/24",), "b": (), "c": ("10.244.1.0/24",)}, left_out=("b",)),
+        id="a claim survives exhaustion; the newest newcomer is left out",
+    ),
     # deferred blocks (stale routes)
-    pytest.param([node("a")], [], [pool("10.244.0.0/16", 24, deferred=("10.244.0.0/24",))],
-                 result({"a": ("10.244.1.0/24",)}),
-                 id="a deferred block rests while others are free"),
-    pytest.param([node("a"), node("b", age=1)], [], [pool("10.244.0.0/23", 24, deferred=("10.244.0.0/24",))],
-                 result({"a": ("10.244.1.0/24",), "b": ("10.244.0.0/24",)}),
-                 id="a deferred block is handed out last"),
-    pytest.param([node("a")], [claim("a", "10.244.0.0/24")], [pool("10.244.0.0/16", 24, deferred=("10.244.0.0/24",))],
-                 result({"a": ("10.244.0.0/24",)}),
-                 id="a node's own record beats a dead route on its block"),
+    pytest.param(
+        [node("a")],
+        [],
+        [pool("10.244.0.0/16", 24, deferred=("10.244.0.0/24",))],
+        result({"a": ("10.244.1.0/24",)}),
+        id="a deferred block rests while others are free",
+    ),
+    pytest.param(
+        [node("a"), node("b", age=1)],
+        [],
+        [pool("10.244.0.0/23", 24, deferred=("10.244.0.0/24",))],
+        result({"a": ("10.244.1.0/24",), "b": ("10.244.0.0/24",)}),
+        id="a deferred block is handed out last",
+    ),
+    pytest.param(
+        [node("a")],
+        [claim("a", "10.244.0.0/24")],
+        [pool("10.244.0.0/16", 24, deferred=("10.244.0.0/24",))],
+        result({"a": ("10.244.0.0/24",)}),
+        id="a node's own record beats a dead route on its block",
+    ),
     # IPv6 and dual stack
-    pytest.param([node("a"), node("b", age=1)], [claim("b", "fd00:10:0:7::/64")], [V4, V6],
-                 result({"a": ("10.244.0.0/24", "fd00:10::/64"), "b": ("10.244.1.0/24", "fd00:10:0:7::/64")}),
-                 id="dual stack: one block per family"),
-    pytest.param([node("a"), node("b", age=1)], [], [V4, pool("fd00:10::/64", 64)],
-                 result({"a": ("10.244.0.0/24", "fd00:10::/64"), "b": ("10.244.1.0/24",)}, left_out=("b",)),
-                 id="dual stack: exhausted in one family only"),
-    pytest.param([node("a")], [claim("a", "fd00:10:0:7::/64")], [V4],
-                 result({"a": ("10.244.0.0/24",)}),
-                 id="a claim in a family with no pool moves nothing"),
+    pytest.param(
+        [node("a"), node("b", age=1)],
+        [claim("b", "fd00:10:0:7::/64")],
+        [V4, V6],
+        result({"a": ("10.244.0.0/24", "fd00:10::/64"), "b": ("10.244.1.0/24", "fd00:10:0:7::/64")}),
+        id="dual stack: one block per family",
+    ),
+    pytest.param(
+        [node("a"), node("b", age=1)],
+        [],
+        [V4, pool("fd00:10::/64", 64)],
+        result({"a": ("10.244.0.0/24", "fd00:10::/64"), "b": ("10.244.1.0/24",)}, left_out=("b",)),
+        id="dual stack: exhausted in one family only",
+    ),
+    pytest.param(
+        [node("a")],
+        [claim("a", "fd00:10:0:7::/64")],
+        [V4],
+        result({"a": ("10.244.0.0/24",)}),
+        id="a claim in a family with no pool moves nothing",
+    ),
 ]
 
 
@@ -146,19 +247,43 @@ def test_assign(nodes: list[Node], claims: list[Claim], pools: list[Pool], expec
 @pytest.mark.parametrize(
     ("the_pool", "taken", "expected"),
     [
-        pytest.param(pool("10.244.0.0/22", 24), (), ("10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"),
-                     id="all blocks lowest first"),
-        pytest.param(pool("10.244.0.0/22", 24, blocked=("10.244.1.0/24",)), ("10.244.3.0/24",),
-                     ("10.244.0.0/24", "10.244.2.0/24"), id="blocked and taken skipped"),
-        pytest.param(pool("10.244.0.0/22", 24, deferred=("10.244.0.0/24", "10.244.2.0/24")), (),
-                     ("10.244.1.0/24", "10.244.3.0/24", "10.244.0.0/24", "10.244.2.0/24"), id="deferred last, in order"),
-        pytest.param(pool("10.244.0.0/22", 24, deferred=("10.244.0.0/24",)), ("10.244.0.0/24",),
-                     ("10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"), id="a taken deferred block is not handed out"),
-        pytest.param(pool("10.244.0.0/22", 24, blocked=("10.244.0.0/24",), deferred=("10.244.0.0/24",)), (),
-                     ("10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"), id="a blocked deferred block is not handed out"),
+        pytest.param(
+            pool("10.244.0.0/22", 24),
+            (),
+            ("10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"),
+            id="all blocks lowest first",
+        ),
+        pytest.param(
+            pool("10.244.0.0/22", 24, blocked=("10.244.1.0/24",)),
+            ("10.244.3.0/24",),
+            ("10.244.0.0/24", "10.244.2.0/24"),
+            id="blocked and taken skipped",
+        ),
+        pytest.param(
+            pool("10.244.0.0/22", 24, deferred=("10.244.0.0/24", "10.244.2.0/24")),
+            (),
+            ("10.244.1.0/24", "10.244.3.0/24", "10.244.0.0/24", "10.244.2.0/24"),
+            id="deferred last, in order",
+        ),
+        pytest.param(
+            pool("10.244.0.0/22", 24, deferred=("10.244.0.0/24",)),
+            ("10.244.0.0/24",),
+            ("10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"),
+            id="a taken deferred block is not handed out",
+        ),
+        pytest.param(
+            pool("10.244.0.0/22", 24, blocked=("10.244.0.0/24",), deferred=("10.244.0.0/24",)),
+            (),
+            ("10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"),
+            id="a blocked deferred block is not handed out",
+        ),
         pytest.param(pool("10.244.0.0/24", 24), (), ("10.244.0.0/24",), id="mask equal to the prefix: one block"),
-        pytest.param(pool("10.244.0.0/22", 23, blocked=("10.244.1.255/32",)), (), ("10.244.2.0/23",),
-                     id="one address blocks its whole block"),
+        pytest.param(
+            pool("10.244.0.0/22", 23, blocked=("10.244.1.255/32",)),
+            (),
+            ("10.244.2.0/23",),
+            id="one address blocks its whole block",
+        ),
     ],
 )
 def test_free_blocks(the_pool: Pool, taken: tuple[str, ...], expected: tuple[str, ...]) -> None:
@@ -191,8 +316,12 @@ def test_ipv6_slash32_carved_into_slash64s_is_swept_not_enumerated() -> None:
 def test_ipv6_slash32_deferred_block_still_comes_last_when_found_at_the_top() -> None:
     # Everything but the last two blocks is blocked: the sweep crosses 2^32 blocks' worth of range.
     whole, top = n("fd00::/32"), n("fd00:0:ffff:fffe::/63")
-    big = Pool(cidr=whole, mask=64, blocked=tuple(whole.address_exclude(top)),  # type: ignore[arg-type]
-               deferred=(n("fd00:0:ffff:fffe::/64"),))
+    big = Pool(
+        cidr=whole,
+        mask=64,
+        blocked=tuple(whole.address_exclude(top)),  # type: ignore[arg-type]
+        deferred=(n("fd00:0:ffff:fffe::/64"),),
+    )
     assert list(free_blocks(big)) == [n("fd00:0:ffff:ffff::/64"), n("fd00:0:ffff:fffe::/64")]
 
 
@@ -227,11 +356,14 @@ def _net_in(base: IPv4Network, low: int, high: int) -> st.SearchStrategy[IPv4Net
 
 
 @st.composite
-def world(draw: st.DrawFn, *, single_claims: bool = False, with_claims: bool = True) -> tuple[list[Node], list[Claim], Pool]:
+def world(
+    draw: st.DrawFn, *, single_claims: bool = False, with_claims: bool = True
+) -> tuple[list[Node], list[Claim], Pool]:
     the_pool = draw(pools_v4())
     count = draw(st.integers(0, 12))
     nodes = [node(f"n{i:02d}", age=draw(st.integers(0, 4))) for i in range(count)]
-    candidates = list(the_pool.cidr.subnets(new_prefix=the_pool.mask)) + [
+    candidates = [
+        *list(the_pool.cidr.subnets(new_prefix=the_pool.mask)),
         IPv4Network("10.250.0.0/24"),
         next(the_pool.cidr.subnets(new_prefix=min(the_pool.mask + 1, 32))),
     ]
@@ -239,7 +371,11 @@ def world(draw: st.DrawFn, *, single_claims: bool = False, with_claims: bool = T
     if with_claims:
         for nd in nodes:
             for _ in range(draw(st.integers(0, 1 if single_claims else 2))):
-                claims.append(Claim(node=nd.name, subnet=draw(st.sampled_from(candidates)), evidence=draw(st.sampled_from(Evidence))))
+                claims.append(
+                    Claim(
+                        node=nd.name, subnet=draw(st.sampled_from(candidates)), evidence=draw(st.sampled_from(Evidence))
+                    )
+                )
     return nodes, claims, the_pool
 
 
@@ -248,13 +384,18 @@ def _seniority(nd: Node) -> tuple[object, ...]:
 
 
 def _blocks(the_pool: Pool) -> list[IPNetwork]:
-    return [b for b in the_pool.cidr.subnets(new_prefix=the_pool.mask)
-            if not any(b.overlaps(x) for x in the_pool.blocked if x.version == b.version)]
+    return [
+        b
+        for b in the_pool.cidr.subnets(new_prefix=the_pool.mask)
+        if not any(b.overlaps(x) for x in the_pool.blocked if x.version == b.version)
+    ]
 
 
 @PROPS
 @given(world())
-def test_blocks_never_overlap_each_other_or_a_blocked_range_and_fit_the_pool(w: tuple[list[Node], list[Claim], Pool]) -> None:
+def test_blocks_never_overlap_each_other_or_a_blocked_range_and_fit_the_pool(
+    w: tuple[list[Node], list[Claim], Pool],
+) -> None:
     nodes, claims, the_pool = w
     got = assign(nodes=nodes, claims=claims, pools=[the_pool])
     assert set(got.subnets) == {nd.name for nd in nodes}
@@ -263,7 +404,7 @@ def test_blocks_never_overlap_each_other_or_a_blocked_range_and_fit_the_pool(w: 
     for i, block in enumerate(handed):
         assert block.prefixlen == the_pool.mask and block.subnet_of(the_pool.cidr)  # type: ignore[arg-type]
         assert not any(block.overlaps(b) for b in the_pool.blocked)  # type: ignore[arg-type]
-        assert not any(block.overlaps(other) for other in handed[i + 1:])  # type: ignore[arg-type]
+        assert not any(block.overlaps(other) for other in handed[i + 1 :])  # type: ignore[arg-type]
 
 
 @PROPS
@@ -276,7 +417,7 @@ def test_exhaustion_leaves_out_exactly_the_newest_newcomers(w: tuple[list[Node],
     assert set(got.left_out) == {name for name, blocks in got.subnets.items() if not blocks}
     kept_claim = {c.node for c in claims if got.subnets[c.node] == (c.subnet,)}
     newcomers = sorted((nd for nd in nodes if nd.name not in kept_claim), key=_seniority)
-    assert set(got.left_out) == {nd.name for nd in newcomers[len(newcomers) - len(got.left_out):]}
+    assert set(got.left_out) == {nd.name for nd in newcomers[len(newcomers) - len(got.left_out) :]}
 
 
 @PROPS
@@ -370,7 +511,7 @@ def test_free_blocks_match_brute_force_with_deferred_last(the_pool: Pool, taken_
 @PROPS
 @given(world())
 def test_deferred_blocks_go_only_after_every_other_free_block(w: tuple[list[Node], list[Claim], Pool]) -> None:
-    nodes, claims, the_pool = w
+    nodes, _claims, the_pool = w
     got = assign(nodes=nodes, claims=[], pools=[the_pool])
     handed = {b for blocks in got.subnets.values() for b in blocks}
     if handed & set(the_pool.deferred):

@@ -24,17 +24,65 @@ EMPTY_LABEL_FINGERPRINT = "42WmSpB8rSM="
 
 # Top-level fields a list filter may name, per collection (subsets of the discovery schemas).
 ROUTE_FIELDS = frozenset(
-    "creationTimestamp description destRange id kind name network nextHopGateway nextHopIlb nextHopInstance "
-    "nextHopIp nextHopNetwork nextHopVpnTunnel priority routeStatus routeType selfLink tags warnings".split()
+    [
+        "creationTimestamp",
+        "description",
+        "destRange",
+        "id",
+        "kind",
+        "name",
+        "network",
+        "nextHopGateway",
+        "nextHopIlb",
+        "nextHopInstance",
+        "nextHopIp",
+        "nextHopNetwork",
+        "nextHopVpnTunnel",
+        "priority",
+        "routeStatus",
+        "routeType",
+        "selfLink",
+        "tags",
+        "warnings",
+    ]
 )
 INSTANCE_FIELDS = frozenset(
-    "canIpForward creationTimestamp description fingerprint id kind labelFingerprint labels machineType name "
-    "networkInterfaces selfLink status zone".split()
+    [
+        "canIpForward",
+        "creationTimestamp",
+        "description",
+        "fingerprint",
+        "id",
+        "kind",
+        "labelFingerprint",
+        "labels",
+        "machineType",
+        "name",
+        "networkInterfaces",
+        "selfLink",
+        "status",
+        "zone",
+    ]
 )
-NETWORK_FIELDS = frozenset("autoCreateSubnetworks creationTimestamp id kind mtu name selfLink subnetworks".split())
+NETWORK_FIELDS = frozenset(
+    ["autoCreateSubnetworks", "creationTimestamp", "id", "kind", "mtu", "name", "selfLink", "subnetworks"]
+)
 SUBNETWORK_FIELDS = frozenset(
-    "creationTimestamp fingerprint gatewayAddress id ipCidrRange kind name network purpose region "
-    "secondaryIpRanges selfLink stackType".split()
+    [
+        "creationTimestamp",
+        "fingerprint",
+        "gatewayAddress",
+        "id",
+        "ipCidrRange",
+        "kind",
+        "name",
+        "network",
+        "purpose",
+        "region",
+        "secondaryIpRanges",
+        "selfLink",
+        "stackType",
+    ]
 )
 
 

@@ -14,7 +14,9 @@ from types import MappingProxyType
 from cloudroutes.sim.gce import api_instances, api_routes, errors, links, model
 from cloudroutes.sim.gce.state import World
 
-STATUSES = frozenset("PROVISIONING STAGING RUNNING STOPPING STOPPED SUSPENDING SUSPENDED REPAIRING TERMINATED".split())
+STATUSES = frozenset(
+    ["PROVISIONING", "STAGING", "RUNNING", "STOPPING", "STOPPED", "SUSPENDING", "SUSPENDED", "REPAIRING", "TERMINATED"]
+)
 
 
 def add_network(world: World, name: str) -> str:

@@ -53,8 +53,12 @@ def node_environment(info: LabInfo) -> dict[str, str]:
 
 class BootAgent:
     def __init__(
-        self, vms: Sequence[VmSpec], instance_ids: Mapping[str, str], argv: Sequence[str],
-        env: Mapping[str, str], retry_s: float = RETRY_S,
+        self,
+        vms: Sequence[VmSpec],
+        instance_ids: Mapping[str, str],
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        retry_s: float = RETRY_S,
     ) -> None:
         self._vms = tuple(vms)
         self._retry_s = retry_s
@@ -103,8 +107,12 @@ class BootAgent:
             for a in self._argv
         ]
         return subprocess.Popen(
-            ["ip", "netns", "exec", vm.namespace, *argv], env=self._env, text=True,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            ["ip", "netns", "exec", vm.namespace, *argv],
+            env=self._env,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
 
     def _handle(self, vm: VmSpec, code: int, out: str, err: str) -> None:
@@ -116,7 +124,7 @@ class BootAgent:
             return
         try:
             topology.configure_pods(vm, subnet)
-        except Exception as exc:  # noqa: BLE001 - reported and retried next round
+        except Exception as exc:
             self._note_error(vm, f"configuring {subnet}: {exc}")
             return
         self._configured[vm.name] = subnet

@@ -82,8 +82,13 @@ class Ec2LabCloud:
         return view
 
     def lab_fields(self) -> dict[str, str]:
-        return {"provider": "aws", "vpc_id": self._seeded.vpc_id, "subnet_id": self._seeded.subnet_id,
-                "route_table_id": self._seeded.route_table_id, "region": names.REGION}
+        return {
+            "provider": "aws",
+            "vpc_id": self._seeded.vpc_id,
+            "subnet_id": self._seeded.subnet_id,
+            "route_table_id": self._seeded.route_table_id,
+            "region": names.REGION,
+        }
 
     def vm_ids(self) -> tuple[tuple[str, str], ...]:
         return tuple(zip(self._seeded.instance_ids, self._seeded.eni_ids, strict=True))
@@ -113,7 +118,9 @@ def ec2_client(endpoint: str) -> Any:
     import boto3
 
     return boto3.client(
-        "ec2", endpoint_url=endpoint, region_name=names.REGION,
+        "ec2",
+        endpoint_url=endpoint,
+        region_name=names.REGION,
         aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
@@ -137,18 +144,26 @@ def seed(ec2: Any, vms: Sequence[VmSpec]) -> Seeded:
     owned = {CLUSTER_TAG: "owned"}
     vpc_id = ec2.create_vpc(CidrBlock=str(names.VPC_CIDR))["Vpc"]["VpcId"]
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock=str(names.SUBNET_CIDR))["Subnet"]["SubnetId"]
-    table_id = ec2.create_route_table(VpcId=vpc_id, TagSpecifications=_tags("route-table", **owned))[
-        "RouteTable"]["RouteTableId"]
+    table_id = ec2.create_route_table(VpcId=vpc_id, TagSpecifications=_tags("route-table", **owned))["RouteTable"][
+        "RouteTableId"
+    ]
     ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id)
     instances = [
         ec2.run_instances(
-            ImageId=IMAGE_ID, InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=subnet_id,
-            PrivateIpAddress=str(vm.address), TagSpecifications=_tags("instance", Name=vm.name, **owned),
+            ImageId=IMAGE_ID,
+            InstanceType="t3.micro",
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=subnet_id,
+            PrivateIpAddress=str(vm.address),
+            TagSpecifications=_tags("instance", Name=vm.name, **owned),
         )["Instances"][0]
         for vm in vms
     ]
     return Seeded(
-        vpc_id=vpc_id, subnet_id=subnet_id, route_table_id=table_id,
+        vpc_id=vpc_id,
+        subnet_id=subnet_id,
+        route_table_id=table_id,
         instance_ids=tuple(i["InstanceId"] for i in instances),
         eni_ids=tuple(i["NetworkInterfaces"][0]["NetworkInterfaceId"] for i in instances),
     )

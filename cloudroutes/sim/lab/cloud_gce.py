@@ -22,8 +22,14 @@ def seed(sim: Any, vms: Sequence[VmSpec]) -> tuple[str, ...]:
     sim.add_subnetwork(names.GCE_NETWORK, region=names.GCE_REGION, name=SUBNETWORK, cidr=str(names.SUBNET_CIDR))
     label, cluster = names.GCE_CLUSTER_LABEL
     for vm in vms:
-        sim.add_instance(vm.name, zone=names.GCE_ZONE, network=names.GCE_NETWORK, ip=str(vm.address),
-                         labels={label: cluster}, can_ip_forward=False)
+        sim.add_instance(
+            vm.name,
+            zone=names.GCE_ZONE,
+            network=names.GCE_NETWORK,
+            ip=str(vm.address),
+            labels={label: cluster},
+            can_ip_forward=False,
+        )
     return tuple(f"{names.GCE_ZONE}/{vm.name}" for vm in vms)
 
 
@@ -51,8 +57,12 @@ class ComputeLabCloud:
         return view
 
     def lab_fields(self) -> dict[str, str]:
-        return {"provider": "gce", "project": names.GCE_PROJECT, "network": names.GCE_NETWORK,
-                "region": names.GCE_REGION}
+        return {
+            "provider": "gce",
+            "project": names.GCE_PROJECT,
+            "network": names.GCE_NETWORK,
+            "region": names.GCE_REGION,
+        }
 
     def vm_ids(self) -> tuple[tuple[str, str], ...]:
         return tuple((instance_id, "") for instance_id in self._instance_ids)

@@ -66,11 +66,13 @@ def parse_routes(table: Json | None) -> tuple[CloudRoute, ...]:
             destination = IPv4Network(cidr)
         except ValueError:
             continue  # moto stores non-canonical CIDRs as written; the fabric cannot route them
-        routes.append(CloudRoute(
-            destination=destination,
-            instance_id=route.get("InstanceId"),
-            eni_id=route.get("NetworkInterfaceId"),
-        ))
+        routes.append(
+            CloudRoute(
+                destination=destination,
+                instance_id=route.get("InstanceId"),
+                eni_id=route.get("NetworkInterfaceId"),
+            )
+        )
     return tuple(routes)
 
 
@@ -103,8 +105,14 @@ def view_from_ec2(route_tables: Sequence[Json], reservations: Sequence[Json], su
 # GCE statuses in EC2's words. TERMINATED is GCE's *stopped* (the VM keeps its canIpForward, as a
 # stopped EC2 instance keeps its check); a deleted instance is simply absent from the list.
 GCE_STATES = {
-    "PROVISIONING": "pending", "STAGING": "pending", "REPAIRING": "pending", "RUNNING": "running",
-    "STOPPING": "stopping", "SUSPENDING": "stopping", "TERMINATED": "stopped", "STOPPED": "stopped",
+    "PROVISIONING": "pending",
+    "STAGING": "pending",
+    "REPAIRING": "pending",
+    "RUNNING": "running",
+    "STOPPING": "stopping",
+    "SUSPENDING": "stopping",
+    "TERMINATED": "stopped",
+    "STOPPED": "stopped",
     "SUSPENDED": "stopped",
 }
 _INSTANCE_LINK = re.compile(r"(?:^|/)zones/([^/]+)/instances/([^/]+)$")
@@ -156,7 +164,8 @@ def view_from_gce(routes: Sequence[Json], instances: Sequence[Json], network: st
     return CloudView(
         routes=parse_gce_routes(routes, network),
         instances=tuple(
-            parse_gce_instance(i) for i in instances
+            parse_gce_instance(i)
+            for i in instances
             if any(_base(nic.get("network", "")) == network for nic in i.get("networkInterfaces", [])[:1])
         ),
     )

@@ -52,7 +52,7 @@ def _loop(stop: threading.Event, interval: float, what: str, step: Callable[[], 
         try:
             step()
             last = ""
-        except Exception as exc:  # noqa: BLE001 - a daemon keeps going; the log says what failed
+        except Exception as exc:
             if str(exc) != last:
                 log.warning("%s: %s: %s", what, type(exc).__name__, exc)
                 last = str(exc)
@@ -69,8 +69,11 @@ class LabDaemon:
         self.relay: MetadataRelay | None = None
         self.info = _lab_info(state_dir, self.cloud, self.vms)
         self.agent = bootagent.BootAgent(
-            self.vms, {vm.name: vm.instance_id for vm in self.info.vms}, node_cidr_argv,
-            bootagent.node_environment(self.info), retry_s=bootagent.RETRY_S_BY_PROVIDER[provider],
+            self.vms,
+            {vm.name: vm.instance_id for vm in self.info.vms},
+            node_cidr_argv,
+            bootagent.node_environment(self.info),
+            retry_s=bootagent.RETRY_S_BY_PROVIDER[provider],
         )
         self.latest: CloudView | None = None  # the sync loop's last look, shared with the boot agent
 
@@ -86,11 +89,15 @@ class LabDaemon:
     def run(self, stop: threading.Event) -> None:
         self.relay = MetadataRelay(self.cloud.endpoint)
         self.relay.start()
-        threading.Thread(target=_loop, args=(stop, BOOT_INTERVAL_S, "boot", self.boot), name="boot-agent",
-                         daemon=True).start()
+        threading.Thread(
+            target=_loop, args=(stop, BOOT_INTERVAL_S, "boot", self.boot), name="boot-agent", daemon=True
+        ).start()
         state.write_state(self.info)
-        where = (f"project {self.info.project}, network {self.info.network}" if self.info.provider == "gce"
-                 else f"vpc {self.info.vpc_id}, table {self.info.route_table_id}")
+        where = (
+            f"project {self.info.project}, network {self.info.network}"
+            if self.info.provider == "gce"
+            else f"vpc {self.info.vpc_id}, table {self.info.route_table_id}"
+        )
         log.info("lab up: %s cloud %s, %s, %d VMs", self.info.provider, self.info.endpoint, where, len(self.vms))
         _loop(stop, SYNC_INTERVAL_S, "fabric sync", self.sync)
 
@@ -104,11 +111,19 @@ class LabDaemon:
 
 def _lab_info(state_dir: Path, lab_cloud: cloud.LabCloud, vms: Sequence[VmSpec]) -> state.LabInfo:
     return state.LabInfo(
-        state_dir=state_dir, endpoint=lab_cloud.endpoint, daemon_pid=os.getpid(), **lab_cloud.lab_fields(),
+        state_dir=state_dir,
+        endpoint=lab_cloud.endpoint,
+        daemon_pid=os.getpid(),
+        **lab_cloud.lab_fields(),
         vms=tuple(
             state.VmInfo(
-                name=vm.name, namespace=vm.namespace, address=str(vm.address), instance_id=instance_id,
-                eni_id=eni_id, fabric_link=vm.fabric_link, containers=vm.containers,
+                name=vm.name,
+                namespace=vm.namespace,
+                address=str(vm.address),
+                instance_id=instance_id,
+                eni_id=eni_id,
+                fabric_link=vm.fabric_link,
+                containers=vm.containers,
             )
             for vm, (instance_id, eni_id) in zip(vms, lab_cloud.vm_ids(), strict=True)
         ),
@@ -120,8 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--provider", choices=names.PROVIDERS, default="aws")
-    parser.add_argument("--node-cidr-argv", default=None,
-                        help="JSON list; {python} and {instance_id} are filled in [default: the provider's]")
+    parser.add_argument(
+        "--node-cidr-argv",
+        default=None,
+        help="JSON list; {python} and {instance_id} are filled in [default: the provider's]",
+    )
     parser.add_argument("--detach", action="store_true", help="fork; the parent exits at once")
     args = parser.parse_args(argv)
     # The pid file is there before `lab up` gets control back (with --detach the forking parent
@@ -133,8 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os._exit(0)
     else:
         state.write_atomic(args.state_dir / state.PID_FILE, f"{os.getpid()}\n")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         argv = json.loads(args.node_cidr_argv) if args.node_cidr_argv else bootagent.NODE_CIDR_ARGV[args.provider]
         daemon = LabDaemon(args.state_dir, args.nodes, args.provider, argv)

@@ -37,11 +37,13 @@ class KernelFabric:
 
     def read(self) -> FabricState:
         routes = frozenset(
-            _route_from(msg) for msg in self._ipr.get_routes(family=socket.AF_INET, table=_MAIN)
+            _route_from(msg)
+            for msg in self._ipr.get_routes(family=socket.AF_INET, table=_MAIN)
             if msg["proto"] == names.ROUTE_PROTO
         )
         rules = frozenset(
-            _rule_from(msg) for msg in self._ipr.get_rules(family=socket.AF_INET)
+            _rule_from(msg)
+            for msg in self._ipr.get_rules(family=socket.AF_INET)
             if names.RULE_BASE <= (msg.get_attr("FRA_PRIORITY") or 0) < names.RULE_END
         )
         return FabricState(routes=routes, rules=rules)
@@ -65,7 +67,9 @@ class KernelFabric:
 
     def _route(self, verb: str, route: FabricRoute) -> None:
         spec: dict[str, Any] = {
-            "dst": str(route.destination), "table": _MAIN, "proto": names.ROUTE_PROTO,
+            "dst": str(route.destination),
+            "table": _MAIN,
+            "proto": names.ROUTE_PROTO,
         }
         if verb != "del":
             spec.update({"gateway": str(route.gateway)} if route.gateway else {"type": "blackhole"})

@@ -39,8 +39,12 @@ def require_host() -> None:
 
 
 def up(
-    *, nodes: int = 3, state_dir: Path | str = state.DEFAULT_STATE_DIR, provider: str = "aws",
-    node_cidr_argv: Sequence[str] | None = None, timeout: float = UP_TIMEOUT_S,
+    *,
+    nodes: int = 3,
+    state_dir: Path | str = state.DEFAULT_STATE_DIR,
+    provider: str = "aws",
+    node_cidr_argv: Sequence[str] | None = None,
+    timeout: float = UP_TIMEOUT_S,
 ) -> state.LabInfo:
     """Build the lab around the embedded cloud of `provider` (aws or gce) and start its daemon;
     return what the user needs (LabInfo.exports()). The provider is recorded in state.json, so
@@ -71,14 +75,31 @@ def _spawn_daemon(state_dir: Path, nodes: int, provider: str, node_cidr_argv: Se
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (bootagent.PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
     argv = [
-        sys.executable, "-m", DAEMON_MODULE, "--detach", "--state-dir", str(state_dir),
-        "--nodes", str(nodes), "--provider", provider, "--node-cidr-argv", json.dumps(list(node_cidr_argv)),
+        sys.executable,
+        "-m",
+        DAEMON_MODULE,
+        "--detach",
+        "--state-dir",
+        str(state_dir),
+        "--nodes",
+        str(nodes),
+        "--provider",
+        provider,
+        "--node-cidr-argv",
+        json.dumps(list(node_cidr_argv)),
     ]
     with open(state_dir / state.LOG_FILE, "ab") as log:
         # --detach: the daemon forks and this child exits at once, so the daemon is nobody's child
         # (no zombie, no ResourceWarning) and outlives the `lab up` command.
-        code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True, cwd=state_dir, env=env).returncode
+        code = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=state_dir,
+            env=env,
+        ).returncode
     if code != 0:
         raise LabError(f"lab daemon did not start (exit {code}): {_log_tail(state_dir)}")
 

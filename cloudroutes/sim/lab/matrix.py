@@ -37,9 +37,14 @@ class Check:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "kind": str(self.kind), "source": self.source, "source_address": self.source_address,
-            "destination": self.destination, "destination_address": self.destination_address,
-            "ok": self.ok, "seen_peer": self.seen_peer, "error": self.error,
+            "kind": str(self.kind),
+            "source": self.source,
+            "source_address": self.source_address,
+            "destination": self.destination,
+            "destination_address": self.destination_address,
+            "ok": self.ok,
+            "seen_peer": self.seen_peer,
+            "error": self.error,
             "elapsed_ms": round(self.elapsed_ms, 1),
         }
 

@@ -49,7 +49,7 @@ def run_in(namespace: str, fn: Callable[[], T]) -> T:
                 result.append(fn())
             finally:
                 _setns(home)  # not strictly needed (the thread ends), but never leave a thread astray
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+        except BaseException as exc:
             error.append(exc)
         finally:
             os.close(target)

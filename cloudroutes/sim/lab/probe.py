@@ -77,8 +77,14 @@ def run_probe(probe: Probe, timeout: float = PROBE_TIMEOUT_S) -> Check:
         error = f"client sent from {own}, not from its address {src.address}"
     ok = error is None
     return Check(
-        kind=probe.kind, source=src.label, source_address=src.address, destination=dst.label,
-        destination_address=dst.address, ok=ok, seen_peer=seen, error=error,
+        kind=probe.kind,
+        source=src.label,
+        source_address=src.address,
+        destination=dst.label,
+        destination_address=dst.address,
+        ok=ok,
+        seen_peer=seen,
+        error=error,
         elapsed_ms=(time.monotonic() - started) * 1000,
     )
 

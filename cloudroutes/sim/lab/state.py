@@ -122,11 +122,7 @@ def config_text(info: LabInfo) -> str:
             f'endpoint = "{info.endpoint}"\n'
         )
     else:
-        cloud = "[aws]\n" f'region = "{info.region}"\n' f'vpc_id = "{info.vpc_id}"\n'
+        cloud = f'[aws]\nregion = "{info.region}"\nvpc_id = "{info.vpc_id}"\n'
     return (
-        f'provider = "{info.provider}"\n\n'
-        "[cluster]\n"
-        f'name = "{info.cluster}"\n'
-        f'cidr = "{info.cluster_cidr}"\n\n'
-        f"{cloud}"
+        f'provider = "{info.provider}"\n\n[cluster]\nname = "{info.cluster}"\ncidr = "{info.cluster_cidr}"\n\n{cloud}'
     )

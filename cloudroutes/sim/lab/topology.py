@@ -57,24 +57,30 @@ def build(vms: Sequence[VmSpec]) -> None:
     run_ip([], batch=[f"netns add {ns}" for ns in all_ns])
     # No rp_filter in the fabric: like AWS, it forwards by destination, and the source check is
     # the rules' job, driven by the cloud, not the kernel's reverse-path guess.
-    netns.write_sysctls(names.FABRIC_NS, {
-        "net.ipv4.ip_forward": "1",
-        "net.ipv4.conf.all.rp_filter": "0",
-        "net.ipv4.conf.default.rp_filter": "0",
-        "net.ipv4.conf.all.send_redirects": "0",
-        "net.ipv4.conf.default.send_redirects": "0",
-    })
+    netns.write_sysctls(
+        names.FABRIC_NS,
+        {
+            "net.ipv4.ip_forward": "1",
+            "net.ipv4.conf.all.rp_filter": "0",
+            "net.ipv4.conf.default.rp_filter": "0",
+            "net.ipv4.conf.all.send_redirects": "0",
+            "net.ipv4.conf.default.send_redirects": "0",
+        },
+    )
     run_ip([], namespace=names.FABRIC_NS, batch=_fabric_batch(vms))
-    netns.write_sysctls(names.FABRIC_NS, {
-        key: value
-        for vm in vms
-        for key, value in {
-            f"net.ipv4.conf.{vm.fabric_link}.proxy_arp": "1",
-            # Proxied ARP answers are otherwise delayed by up to 0.8 s (proxy_delay), per neighbour.
-            f"net.ipv4.neigh.{vm.fabric_link}.proxy_delay": "0",
-            f"net.ipv4.conf.{vm.fabric_link}.rp_filter": "0",
-        }.items()
-    })
+    netns.write_sysctls(
+        names.FABRIC_NS,
+        {
+            key: value
+            for vm in vms
+            for key, value in {
+                f"net.ipv4.conf.{vm.fabric_link}.proxy_arp": "1",
+                # Proxied ARP answers are otherwise delayed by up to 0.8 s (proxy_delay), per neighbour.
+                f"net.ipv4.neigh.{vm.fabric_link}.proxy_delay": "0",
+                f"net.ipv4.conf.{vm.fabric_link}.rp_filter": "0",
+            }.items()
+        },
+    )
     for vm in vms:
         netns.write_sysctls(vm.namespace, {"net.ipv4.ip_forward": "1"})
         run_ip([], namespace=vm.namespace, batch=_vm_batch(vm))
@@ -122,10 +128,14 @@ def configure_pods(vm: VmSpec, subnet: IPv4Network) -> None:
     bridge, containers = names.pod_addresses(subnet)
     run_ip([], namespace=vm.namespace, batch=[f"addr replace {bridge}/{subnet.prefixlen} dev {names.BRIDGE}"])
     for container, address in zip(vm.containers, containers, strict=True):
-        run_ip([], namespace=container, batch=[
-            f"addr replace {address}/{subnet.prefixlen} dev {names.UPLINK}",
-            f"route replace default via {bridge}",
-        ])
+        run_ip(
+            [],
+            namespace=container,
+            batch=[
+                f"addr replace {address}/{subnet.prefixlen} dev {names.UPLINK}",
+                f"route replace default via {bridge}",
+            ],
+        )
 
 
 def uplink_address(namespace: str) -> str | None:
@@ -142,8 +152,12 @@ def destroy() -> list[str]:
     gone = lab_namespaces()
     if gone:
         # -force: keep going past a namespace that vanished meanwhile (a concurrent `down`).
-        subprocess.run(["ip", "-force", "-batch", "-"], input="".join(f"netns del {ns}\n" for ns in gone),
-                       capture_output=True, text=True)
+        subprocess.run(
+            ["ip", "-force", "-batch", "-"],
+            input="".join(f"netns del {ns}\n" for ns in gone),
+            capture_output=True,
+            text=True,
+        )
     for link in root_lab_links():
         subprocess.run(["ip", "link", "del", link], capture_output=True, text=True)
         gone.append(link)

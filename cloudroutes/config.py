@@ -17,23 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from cloudroutes.errors import ConfigError
-from cloudroutes.model import IPNetwork
+from cloudroutes.model import Cluster, IPNetwork
 
 DEFAULT_PATH = "cloudroutes.toml"
 PROVIDERS = ("aws", "gce")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClusterConfig:
-    name: str
-    cidrs: tuple[IPNetwork, ...]
-    node_mask: int = 24
-    node_mask_v6: int = 64
-    reserved: tuple[IPNetwork, ...] = ()
-
-    def mask_for(self, cidr: IPNetwork) -> int:
-        return self.node_mask if cidr.version == 4 else self.node_mask_v6
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,7 +71,7 @@ class Limits:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     provider: str
-    cluster: ClusterConfig
+    cluster: Cluster
     aws: AwsConfig = AwsConfig()
     gce: GceConfig = GceConfig()
     limits: Limits = Limits()
@@ -276,7 +264,7 @@ def _number(key: str, value: Any, default: int | float) -> int | float:
     return number
 
 
-def _cluster(section: dict[str, Any]) -> ClusterConfig:
+def _cluster(section: dict[str, Any]) -> Cluster:
     name = str(section.get("name", "")).strip()
     if not _NAME.match(name):
         raise ConfigError(
@@ -298,7 +286,7 @@ def _cluster(section: dict[str, Any]) -> ClusterConfig:
     reserved = section.get("reserved", [])
     if isinstance(reserved, str) or not isinstance(reserved, list):
         raise ConfigError("cluster.reserved must be a list of CIDRs")
-    return ClusterConfig(
+    return Cluster(
         name=name,
         cidrs=cidrs,
         reserved=tuple(parse_cidr(item, "cluster.reserved") for item in reserved),

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.rule import Rule
 
-from cloudroutes import engine, report, status
+from cloudroutes import engine, render, status
 from cloudroutes.config import Config
 from cloudroutes.model import IPNetwork, NodeName
 from cloudroutes.providers.base import Provider
@@ -71,12 +71,12 @@ def run(console: Console, world: World) -> Story:
 def _converge(console: Console, world: World, title: str, story: Story) -> tuple[status.NodeStatus, ...]:
     console.print(Rule(title))
     planned = engine.make_plan(world.provider, world.config)
-    report.print_plan(console, planned.plan, names=engine.node_names(planned.observed))
+    render.print_plan(console, planned.plan, names=engine.node_names(planned.observed))
     result = engine.apply(world.provider, world.config, planned)
-    report.print_apply(console, result)
+    render.print_apply(console, result)
     rows = status.node_statuses(result.observed, world.config.cluster)  # apply's own read-back
-    report.print_status(console, rows)
-    story.acts.append({"title": title, "apply": report.apply_json(result), "nodes": report.status_json(rows)})
+    render.print_status(console, rows)
+    story.acts.append({"title": title, "apply": render.apply_json(result), "nodes": render.status_json(rows)})
     return rows
 
 

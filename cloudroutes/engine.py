@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from cloudroutes import planner
+from cloudroutes import guards, planner
 from cloudroutes.config import Config
 from cloudroutes.errors import CloudroutesError, GuardError
 from cloudroutes.executor import Executor, Progress
@@ -68,7 +68,7 @@ def node_names(observed: Observed) -> dict[str, str]:
 
 def make_plan(provider: Provider, config: Config, *, destroy: bool = False) -> Planned:
     observed = provider.observe()
-    planner.preflight(observed, config.cluster)
+    guards.preflight(observed, config.cluster)
     if destroy:
         return Planned(observed=observed, plan=planner.plan_destroy(observed, config.cluster))
     assignment = planner.assign(observed, config.cluster)
@@ -79,7 +79,7 @@ def make_plan(provider: Provider, config: Config, *, destroy: bool = False) -> P
 def guard(plan: Plan, config: Config, *, allow_mass_delete: bool) -> None:
     if allow_mass_delete:
         return
-    refusal = planner.mass_delete(plan, config.limits.max_delete_fraction)
+    refusal = guards.mass_delete(plan, config.limits.max_delete_fraction)
     if refusal:
         raise GuardError(refusal)
 

@@ -23,6 +23,23 @@ IPNetwork = IPv4Network | IPv6Network
 IPAddress = IPv4Address | IPv6Address
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cluster:
+    """Who we are and what we carve: every decision of the engine is made against this."""
+
+    name: str
+    """Marks what is ours in the cloud (table tags, route names and descriptions)."""
+    cidrs: tuple[IPNetwork, ...]
+    """At most one range per family."""
+    node_mask: int = 24
+    node_mask_v6: int = 64
+    reserved: tuple[IPNetwork, ...] = ()
+    """Inside the cluster ranges, never handed out (a service range, a peered network)."""
+
+    def mask_for(self, cidr: IPNetwork) -> int:
+        return self.node_mask if cidr.version == 4 else self.node_mask_v6
+
+
 class NodeState(enum.StrEnum):
     RUNNING = "running"
     PENDING = "pending"

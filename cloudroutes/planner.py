@@ -6,16 +6,15 @@ says what to do, never how (retries, rates, ordering inside a phase belong to th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
-from cloudroutes import ipam
-from cloudroutes.config import ClusterConfig
-from cloudroutes.errors import PreflightError
+from cloudroutes import guards, ipam, ownership
 from cloudroutes.model import (
     WRITE_ORDER,
     Action,
     ActionKind,
     Assignment,
+    Cluster,
     IPNetwork,
     Node,
     NodeName,
@@ -29,46 +28,13 @@ from cloudroutes.model import (
 )
 
 
-def is_ours(route: Route, cluster: ClusterConfig) -> bool:
-    """Ours only if marked, delivered to a VM, and wholly inside a cluster range."""
-    return route.marked and route.to_vm and _inside(route.destination, cluster.cidrs)
-
-
-def _inside(net: IPNetwork, ranges: Sequence[IPNetwork]) -> bool:
-    return any(net.version == r.version and net.subnet_of(r) for r in ranges)  # type: ignore[arg-type]
-
-
-def preflight(observed: Observed, cluster: ClusterConfig) -> None:
-    """Refuse a cluster range the network already uses: the cloud would reject or misroute it."""
-    for cidr in cluster.cidrs:
-        for used in observed.occupied:
-            if cidr.version == used.version and cidr.overlaps(used):
-                raise PreflightError(
-                    f"cluster CIDR {cidr} overlaps {used}, a range of the network itself; "
-                    "pick a cluster CIDR outside the VPC/subnet ranges"
-                )
-
-
-def foreign_routes(observed: Observed, cluster: ClusterConfig) -> tuple[Route, ...]:
-    return tuple(r for t in observed.tables for r in t.routes if not is_ours(r, cluster))
-
-
-def blocking(route: Route, cluster: ClusterConfig) -> bool:
-    """A foreign route inside a cluster range holds that range. One as wide as the cluster range or
-    wider (a default route, a transit summary) holds nothing: our longer prefixes win over it."""
-    return any(
-        route.destination.version == c.version
-        and route.destination.overlaps(c)
-        and (route.destination.prefixlen > c.prefixlen or route.destination.prefixlen >= cluster.mask_for(c))
-        for c in cluster.cidrs
-    )
-
-
-def pools(observed: Observed, cluster: ClusterConfig) -> tuple[ipam.Pool, ...]:
+def pools(observed: Observed, cluster: Cluster) -> tuple[ipam.Pool, ...]:
     """Never hand out a block that a reserved range, the network, or a foreign route holds."""
-    foreign = [r.destination for r in foreign_routes(observed, cluster) if blocking(r, cluster)]
+    foreign = [r.destination for r in ownership.foreign_routes(observed, cluster) if ownership.holds_range(r, cluster)]
     blocked = (*cluster.reserved, *observed.occupied, *foreign)
-    stale = [r.destination for t in observed.tables for r in t.routes if r.node is None and is_ours(r, cluster)]
+    stale = [
+        r.destination for t in observed.tables for r in t.routes if r.node is None and ownership.is_ours(r, cluster)
+    ]
     return tuple(
         ipam.Pool(
             cidr=cidr,
@@ -80,14 +46,14 @@ def pools(observed: Observed, cluster: ClusterConfig) -> tuple[ipam.Pool, ...]:
     )
 
 
-def claims(observed: Observed, cluster: ClusterConfig) -> list[ipam.Claim]:
+def claims(observed: Observed, cluster: Cluster) -> list[ipam.Claim]:
     """What each node holds today: what its VM records, and routes of ours that deliver to it
     (which ipam weighs: a route decides only for a node that records nothing in that family)."""
     found = [
         ipam.Claim(node=r.node, subnet=r.destination, evidence=ipam.Evidence.ROUTE)
         for t in observed.tables
         for r in t.routes
-        if r.node is not None and is_ours(r, cluster)
+        if r.node is not None and ownership.is_ours(r, cluster)
     ]
     found += [
         ipam.Claim(node=n.name, subnet=s, evidence=ipam.Evidence.RECORD) for n in observed.nodes for s in n.recorded
@@ -95,14 +61,14 @@ def claims(observed: Observed, cluster: ClusterConfig) -> list[ipam.Claim]:
     return found
 
 
-def assign(observed: Observed, cluster: ClusterConfig) -> Assignment:
+def assign(observed: Observed, cluster: Cluster) -> Assignment:
     return ipam.assign(nodes=observed.nodes, claims=claims(observed, cluster), pools=pools(observed, cluster))
 
 
 def plan(
     observed: Observed,
     assignment: Assignment,
-    cluster: ClusterConfig,
+    cluster: Cluster,
     *,
     fix_forwarding: bool = True,
 ) -> Plan:
@@ -111,7 +77,7 @@ def plan(
     problems: list[Problem] = []
     for table in observed.tables:
         actions = _table_actions(table, wanted, cluster)
-        actions, held = _within_capacity(table, actions, wanted, cluster)
+        actions, held = guards.within_capacity(table, actions, wanted, cluster)
         route_actions += actions
         problems += held
     node_actions, node_problems = _node_actions(observed.nodes, assignment, fix_forwarding)
@@ -119,17 +85,17 @@ def plan(
     return Plan(
         actions=_ordered([*node_actions, *route_actions]),
         problems=tuple(problems),
-        owned_routes=sum(1 for t in observed.tables for r in t.routes if is_ours(r, cluster)),
+        owned_routes=sum(1 for t in observed.tables for r in t.routes if ownership.is_ours(r, cluster)),
     )
 
 
-def plan_destroy(observed: Observed, cluster: ClusterConfig) -> Plan:
+def plan_destroy(observed: Observed, cluster: Cluster) -> Plan:
     """Everything this cluster owns goes: its routes and its records. Forwarding flags stay."""
     deletes = [
         Action(kind=ActionKind.DELETE, table=t.key, destination=r.destination, node=r.node, ref=r.ref, reason="destroy")
         for t in observed.tables
         for r in t.routes
-        if is_ours(r, cluster)
+        if ownership.is_ours(r, cluster)
     ]
     unclaims = [Action(kind=ActionKind.UNCLAIM, node=n.name, reason="destroy") for n in observed.nodes if n.recorded]
     return Plan(actions=_ordered([*deletes, *unclaims]), owned_routes=len(deletes))
@@ -140,10 +106,10 @@ def _wanted_routes(observed: Observed, assignment: Assignment) -> dict[IPNetwork
     return {subnet: node.name for node in observed.nodes for subnet in assignment.subnets.get(node.name, ())}
 
 
-def _table_actions(table: Table, wanted: dict[IPNetwork, NodeName], cluster: ClusterConfig) -> list[Action]:
+def _table_actions(table: Table, wanted: dict[IPNetwork, NodeName], cluster: Cluster) -> list[Action]:
     ours: dict[IPNetwork, list[Route]] = {}
     for route in table.routes:
-        if is_ours(route, cluster):
+        if ownership.is_ours(route, cluster):
             ours.setdefault(route.destination, []).append(route)
     actions: list[Action] = []
     for subnet, node in wanted.items():
@@ -185,46 +151,6 @@ def _route_action(table: TableKey, subnet: IPNetwork, node: NodeName, route: Rou
     return Action(kind=ActionKind.REPLACE, table=table, destination=subnet, node=node, ref=route.ref, reason=reason)
 
 
-def capacity_for_ours(table: Table, cluster: ClusterConfig, family: int | None = None) -> int | None:
-    """The quota minus what foreign routes already use in the table (in one family, where it counts per family)."""
-    if table.limit is None:
-        return None
-    foreign = [r for r in table.routes if r.counted and not is_ours(r, cluster)]
-    if family is not None:
-        foreign = [r for r in foreign if r.destination.version == family]
-    return max(0, table.limit - len(foreign))
-
-
-def _within_capacity(
-    table: Table, actions: list[Action], wanted: dict[IPNetwork, NodeName], cluster: ClusterConfig
-) -> tuple[list[Action], list[Problem]]:
-    """A table that cannot hold every route gets none of the new ones: half a cluster is worse."""
-    families: list[int | None] = [*sorted({s.version for s in wanted})] if table.per_family else [None]
-    held: list[Action] = []
-    problems: list[Problem] = []
-    for family in families:
-        creates = [a for a in actions if a.kind is ActionKind.CREATE and _in_family(a, family)]
-        needed = sum(1 for s in wanted if family is None or s.version == family)
-        capacity = capacity_for_ours(table, cluster, family)
-        if capacity is None or not creates or needed <= capacity:
-            continue
-        held += creates
-        hint = f"; raise {table.quota_hint}" if table.quota_hint else ""
-        scope = f" IPv{family}" if family is not None else ""
-        problems.append(
-            Problem(
-                kind=ProblemKind.QUOTA,
-                message=f"{table.key}: needs {needed}{scope} routes of ours but only {capacity} fit: "
-                f"{needed - capacity} route(s) missing, {len(creates)} create(s) held back{hint}",
-            )
-        )
-    return [a for a in actions if a not in held], problems
-
-
-def _in_family(action: Action, family: int | None) -> bool:
-    return family is None or (action.destination is not None and action.destination.version == family)
-
-
 def _node_actions(
     nodes: Iterable[Node], assignment: Assignment, fix_forwarding: bool
 ) -> tuple[list[Action], list[Problem]]:
@@ -250,7 +176,7 @@ def _node_actions(
     return actions, problems
 
 
-def _exhaustion(assignment: Assignment, cluster: ClusterConfig) -> list[Problem]:
+def _exhaustion(assignment: Assignment, cluster: Cluster) -> list[Problem]:
     if not assignment.left_out:
         return []
     ranges = ", ".join(str(c) for c in cluster.cidrs)
@@ -264,7 +190,7 @@ def _exhaustion(assignment: Assignment, cluster: ClusterConfig) -> list[Problem]
     ]
 
 
-def _foreign(observed: Observed, cluster: ClusterConfig) -> list[Problem]:
+def _foreign(observed: Observed, cluster: Cluster) -> list[Problem]:
     """Foreign routes inside the cluster range: never changed, their ranges never handed out."""
     return [
         Problem(
@@ -272,8 +198,8 @@ def _foreign(observed: Observed, cluster: ClusterConfig) -> list[Problem]:
             message=f"{r.table}: foreign route {r.destination} -> {r.hop or 'unknown target'} left untouched",
             blocking=False,
         )
-        for r in foreign_routes(observed, cluster)
-        if blocking(r, cluster)
+        for r in ownership.foreign_routes(observed, cluster)
+        if ownership.holds_range(r, cluster)
     ]
 
 
@@ -292,15 +218,4 @@ def _ordered(actions: list[Action]) -> tuple[Action, ...]:
                 a.ref,
             ),
         )
-    )
-
-
-def mass_delete(plan: Plan, fraction: float) -> str | None:
-    """The blast-radius guard: an empty node list from a wrong filter must not wipe the cluster."""
-    deletes = plan.count(ActionKind.DELETE)
-    if deletes <= 1 or deletes <= fraction * plan.owned_routes:
-        return None
-    return (
-        f"plan deletes {deletes} of {plan.owned_routes} routes of this cluster "
-        f"(limit {fraction:.0%}); check the node selector, or pass --allow-mass-delete"
     )

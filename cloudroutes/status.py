@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cloudroutes.config import ClusterConfig
-from cloudroutes.model import IPNetwork, NodeName, NodeState, Observed
-from cloudroutes.planner import is_ours
+from cloudroutes.model import Cluster, IPNetwork, NodeName, NodeState, Observed
+from cloudroutes.ownership import is_ours
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,7 +29,7 @@ class NodeStatus:
         return not self.issues
 
 
-def node_statuses(observed: Observed, cluster: ClusterConfig) -> tuple[NodeStatus, ...]:
+def node_statuses(observed: Observed, cluster: Cluster) -> tuple[NodeStatus, ...]:
     routed: dict[NodeName, list[tuple[str, IPNetwork, bool]]] = {}
     for table in observed.tables:
         for route in table.routes:
@@ -61,7 +60,7 @@ def _row(
     forwarding: bool,
     routes: list[tuple[str, IPNetwork, bool]],
     observed: Observed,
-    cluster: ClusterConfig,
+    cluster: Cluster,
 ) -> NodeStatus:
     issues = []
     families = {c.version for c in cluster.cidrs}

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from cloudroutes import config
-from cloudroutes.config import AwsConfig, ClusterConfig, Config, GceConfig, Limits
+from cloudroutes.config import AwsConfig, Config, GceConfig, Limits
 from cloudroutes.errors import EXIT_USAGE, ConfigError
+from cloudroutes.model import Cluster
 
 MINIMAL = """
 provider = "aws"
@@ -61,7 +62,7 @@ def test_defaults(tmp_path: Path) -> None:
     got = load(path)
     assert got == Config(
         provider="aws",
-        cluster=ClusterConfig(name="demo", cidrs=(ip_network("10.244.0.0/16"),)),
+        cluster=Cluster(name="demo", cidrs=(ip_network("10.244.0.0/16"),)),
         source=path,
     )
     assert (got.cluster.node_mask, got.cluster.node_mask_v6, got.cluster.reserved) == (24, 64, ())

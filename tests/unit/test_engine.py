@@ -9,10 +9,10 @@ from ipaddress import ip_network
 import pytest
 
 from cloudroutes import engine
-from cloudroutes.config import ClusterConfig, Config, GceConfig, Limits
+from cloudroutes.config import Config, GceConfig, Limits
 from cloudroutes.errors import Conflict, GuardError, QuotaExceeded, Throttled
 from cloudroutes.executor import Executor
-from cloudroutes.model import Action, ActionKind, NodeName, Outcome, ProblemKind, TableKey
+from cloudroutes.model import Action, ActionKind, Cluster, NodeName, Outcome, ProblemKind, TableKey
 from cloudroutes.ratelimit import TokenBucket
 from tests.fakes import FakeProvider, node, route
 
@@ -23,7 +23,7 @@ WRITES = {str(k) for k in ActionKind}
 def config(*, conflict_rounds: int = 2, provider: str = "aws", fix_forwarding: bool = False) -> Config:
     return Config(
         provider=provider,
-        cluster=ClusterConfig(name="demo", cidrs=(ip_network("10.244.0.0/16"),)),
+        cluster=Cluster(name="demo", cidrs=(ip_network("10.244.0.0/16"),)),
         gce=GceConfig(fix_forwarding=fix_forwarding),
         limits=Limits(conflict_rounds=conflict_rounds, max_attempts=3, concurrency=4),
     )

@@ -1,10 +1,4 @@
-"""The command line: plan, apply, status, destroy, demo, sim, node-cidr, lab.
-
-Exit codes: 0 done or converged; 1 a cloud or runtime failure; 2 invalid usage, config or
-input (nothing written); 3 changes pending (`plan --detailed-exitcode`, `status --check`) or a
-node's subnet not assigned yet (`node-cidr`). Results go to stdout, logs to stderr. Cloud SDKs
-are imported only by the command that needs them, so `--help` stays fast.
-"""
+"""The main job: plan, apply, destroy and status against a real cloud (or an embedded one)."""
 
 from __future__ import annotations
 
@@ -13,57 +7,20 @@ from typing import Annotated
 
 import typer
 
-from cloudroutes import cli_tools, engine, planner, report, status
-from cloudroutes.clikit import (
-    KEY_FLAGS_CONTEXT,
+from cloudroutes import engine, ownership, render, status
+from cloudroutes.cli.options import (
     ConfigOpt,
-    Output,
     OutputOpt,
     ProviderOpt,
     SetOpt,
     VerboseOpt,
-    err,
-    fail,
-    guarded,
     load_config,
     make_provider,
-    out,
-    setup_logging,
 )
+from cloudroutes.cli.output import Output, err, fail, guarded, out, setup_logging
 from cloudroutes.errors import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE
 
-app = typer.Typer(
-    help="Give every VM its own pod subnet and make the cloud's VPC route it there (AWS, GCE).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-sim_app = typer.Typer(
-    help="Run an embedded cloud in the foreground, to try the commands by hand.", no_args_is_help=True
-)
 
-
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import version
-
-        out.print(f"cloudroutes {version('cloudroutes')}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_OK)
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """Give every VM its own pod subnet and make the cloud's VPC route it there (AWS, GCE)."""
-
-
-app.add_typer(sim_app, name="sim")
-
-
-@app.command(context_settings=KEY_FLAGS_CONTEXT)
 def plan(
     ctx: typer.Context,
     config: ConfigOpt = None,
@@ -82,13 +39,13 @@ def plan(
         cfg = load_config(config, set_, provider, ctx.args)
         cloud = make_provider(cfg)
         planned = engine.make_plan(cloud, cfg)
-        foreign = planner.foreign_routes(planned.observed, cfg.cluster)
+        foreign = ownership.foreign_routes(planned.observed, cfg.cluster)
         if output is Output.json:
             doc = {"command": "plan", "provider": cfg.provider, "cluster": cfg.cluster.name}
-            doc |= report.plan_json(planned.plan, foreign) | {"api_calls": planned.observed.api_calls}
-            out.print(report.dumps(doc), markup=False)
+            doc |= render.plan_json(planned.plan, foreign) | {"api_calls": planned.observed.api_calls}
+            out.print(render.dumps(doc), markup=False)
         else:
-            report.print_plan(out, planned.plan, names=engine.node_names(planned.observed))
+            render.print_plan(out, planned.plan, names=engine.node_names(planned.observed))
         if planned.plan.blocked:
             return EXIT_FAILED
         return EXIT_PENDING if detailed_exitcode and not planned.plan.empty else EXIT_OK
@@ -121,7 +78,7 @@ def _converge(
     planned = engine.make_plan(cloud, cfg, destroy=destroy)
     engine.guard(planned.plan, cfg, allow_mass_delete=allow_mass_delete or destroy)
     if output is Output.text:
-        report.print_plan(out, planned.plan, names=engine.node_names(planned.observed))
+        render.print_plan(out, planned.plan, names=engine.node_names(planned.observed))
     _confirm("destroy" if destroy else "apply", yes, len(planned.plan.actions))
     from cloudroutes.progress import progress_bar
 
@@ -129,9 +86,9 @@ def _converge(
         result = engine.apply(cloud, cfg, planned, destroy=destroy, allow_mass_delete=allow_mass_delete, progress=tick)
     if output is Output.json:
         doc = {"command": "destroy" if destroy else "apply", "provider": cfg.provider, "cluster": cfg.cluster.name}
-        out.print(report.dumps(doc | report.apply_json(result)), markup=False)
+        out.print(render.dumps(doc | render.apply_json(result)), markup=False)
     else:
-        report.print_apply(out, result)
+        render.print_apply(out, result)
     return EXIT_OK if result.converged else EXIT_FAILED
 
 
@@ -141,7 +98,6 @@ MassOpt = Annotated[
 ]
 
 
-@app.command(context_settings=KEY_FLAGS_CONTEXT)
 def apply(
     ctx: typer.Context,
     config: ConfigOpt = None,
@@ -168,7 +124,6 @@ def apply(
     )
 
 
-@app.command(context_settings=KEY_FLAGS_CONTEXT)
 def destroy(
     ctx: typer.Context,
     config: ConfigOpt = None,
@@ -194,7 +149,6 @@ def destroy(
     )
 
 
-@app.command("status", context_settings=KEY_FLAGS_CONTEXT)
 def status_cmd(
     ctx: typer.Context,
     config: ConfigOpt = None,
@@ -217,24 +171,13 @@ def status_cmd(
         healthy = planned.plan.empty and not planned.plan.blocked and running_ready
         if output is Output.json:
             doc = {"command": "status", "provider": cfg.provider, "cluster": cfg.cluster.name, "converged": healthy}
-            doc |= {"nodes": report.status_json(rows), "pending": report.plan_json(planned.plan)}
-            out.print(report.dumps(doc), markup=False)
+            doc |= {"nodes": render.status_json(rows), "pending": render.plan_json(planned.plan)}
+            out.print(render.dumps(doc), markup=False)
         else:
-            report.print_status(out, rows)
-            report.print_problems(out, planned.plan.problems)
+            render.print_status(out, rows)
+            render.print_problems(out, planned.plan.problems)
             pending = len(planned.plan.actions)
             out.print("[green]Converged.[/]" if healthy else f"[yellow]Not converged: {pending} change(s) pending.[/]")
         return EXIT_PENDING if check and not healthy else EXIT_OK
 
     guarded(body)
-
-
-app.command()(cli_tools.demo)
-app.command("node-cidr")(cli_tools.node_cidr)
-sim_app.command("aws")(cli_tools.sim_aws)
-sim_app.command("gce")(cli_tools.sim_gce)
-app.add_typer(cli_tools.lab_app, name="lab")
-
-
-def main() -> None:
-    app()

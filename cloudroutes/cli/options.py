@@ -1,28 +1,15 @@
-"""What every command shares: consoles, options, config loading, and errors turned into exit codes."""
+"""Options every config-reading command shares, and the way they become a Config and a provider."""
 
 from __future__ import annotations
 
-import enum
-import logging
-import sys
-from collections.abc import Callable
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from cloudroutes import config as config_mod
-from cloudroutes.errors import EXIT_FAILED, EXIT_USAGE, CloudError, CloudroutesError, ConfigError
-
-# Piped or logged output gets room for full ids and CIDRs instead of rich's 80-column default.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False)
-
-
-class Output(enum.StrEnum):
-    text = "text"
-    json = "json"
-
+from cloudroutes.cli.output import Output, fail
+from cloudroutes.errors import EXIT_USAGE, ConfigError
+from cloudroutes.providers.base import Provider
 
 ConfigOpt = Annotated[
     str | None,
@@ -67,22 +54,6 @@ ProviderOpt = Annotated[str | None, typer.Option("--provider", help="aws or gce 
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log every cloud action to stderr.")]
 
 
-def fail(message: str, code: int) -> NoReturn:
-    # One line, never wrapped: cron mails and CI logs grep for it.
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    raise typer.Exit(code)
-
-
-def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "google"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def load_config(
     path: str | None, sets: list[str] | None, provider: str | None, extra: list[str] | None = None
 ) -> config_mod.Config:
@@ -98,19 +69,8 @@ def load_config(
     return config_mod.load(path, overrides=overrides)
 
 
-def guarded(body: Callable[[], int]) -> NoReturn:
-    """Turn our errors into one line and the documented exit code; never a traceback."""
-    try:
-        code = body()
-    except CloudroutesError as exc:
-        prefix = f"{exc.kind}: " if isinstance(exc, CloudError) else ""
-        fail(f"{prefix}{exc.message}", exc.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted", EXIT_FAILED)
-    raise typer.Exit(code)
-
-
-def make_provider(cfg: config_mod.Config) -> Any:
+def make_provider(cfg: config_mod.Config) -> Provider:
+    """By name, through the registry: the CLI never imports a cloud's module itself."""
     from cloudroutes import providers
 
     return providers.create(cfg.provider, cfg)

@@ -32,6 +32,9 @@ class AwsConfig:
     node_tags: Mapping[str, str] = field(default_factory=dict)
     route_limit: int = 50
     """Routes per table when Service Quotas cannot tell (AWS default for L-93826ACB)."""
+    profile: str = ""
+    endpoint: str = ""
+    emulator: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,16 +46,29 @@ class GceConfig:
     priority: int = 1000
     fix_forwarding: bool = False
     endpoint: str = ""
+    emulator: bool = False
+    op_poll_burst: int = 5
+    """Operation polls that may start at once ..."""
+    op_poll_rate: float = 5.0
+    """... and per second after that; they spend the project's read quota (the Kubernetes GCE
+    provider polls at 5/s, kubernetes/kubernetes#64630)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
-    write_burst: int = 50
-    """Client-side token bucket for mutating calls; AWS's EC2 mutating bucket holds 50 ..."""
-    write_rate: float = 5.0
-    """... and refills 5 per second, per account and region."""
+    write_burst: int | None = None
+    """Client-side token bucket for route writes; None: the provider's own, shaped like its cloud's
+    meter (AWS: EC2's mutating bucket, 50 ..."""
+    write_rate: float | None = None
+    """... refilled 5 per second, per account and region)."""
+    read_burst: int | None = None
+    """Client-side token bucket for reads; None: the provider's own (AWS: 100 ..."""
+    read_rate: float | None = None
+    """... refilled 20 per second)."""
     concurrency: int = 16
-    """Calls in flight at once; the bucket, not this, bounds the rate."""
+    """Calls in flight at once; the buckets, not this, bound the rate."""
+    max_in_flight: int = 200
+    """Writes the cloud may be carrying out at once (GCE operations), awaited without holding a call slot."""
     max_attempts: int = 6
     """Tries per action on Throttled/Transient, with jittered exponential backoff."""
     backoff_max: float = 20.0
@@ -61,11 +77,6 @@ class Limits:
     """Observe-and-replan rounds after a Conflict before giving up on the pass."""
     max_delete_fraction: float = 0.5
     """A pass deleting more than this share of our routes needs --allow-mass-delete."""
-    op_poll_burst: int = 5
-    """GCE: operation waits that may start at once, across all threads ..."""
-    op_poll_rate: float = 5.0
-    """... and per second after that: every write's operation is waited on once it is not DONE,
-    and the waits spend the project's read quota (the Kubernetes GCE provider polls at 5/s)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,8 +91,19 @@ class Config:
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "cluster": ("name", "cidr", "node_mask", "node_mask_v6", "reserved"),
-    "aws": ("region", "vpc_id", "route_tables", "node_tags", "route_limit"),
-    "gce": ("project", "network", "zones", "node_labels", "priority", "fix_forwarding", "endpoint"),
+    "aws": ("region", "vpc_id", "route_tables", "node_tags", "route_limit", "profile", "endpoint", "emulator"),
+    "gce": (
+        "project",
+        "network",
+        "zones",
+        "node_labels",
+        "priority",
+        "fix_forwarding",
+        "endpoint",
+        "emulator",
+        "op_poll_burst",
+        "op_poll_rate",
+    ),
     "limits": tuple(field.name for field in dataclasses.fields(Limits)),
 }
 
@@ -178,7 +200,9 @@ def _defaults(section: str) -> dict[str, Any]:
     cls = _CLASSES.get(section)
     if cls is None:
         return {"node_mask": 24, "node_mask_v6": 64}
-    return {field.name: getattr(cls(), field.name) for field in dataclasses.fields(cls)}
+    # An optional number (None: the provider decides) is coerced as the number it would be.
+    optional = {"int | None": 0, "float | None": 0.0}
+    return {field.name: optional.get(str(field.type), getattr(cls(), field.name)) for field in dataclasses.fields(cls)}
 
 
 def _build(raw: dict[str, Any], source: str) -> Config:

@@ -72,7 +72,7 @@ def make_plan(provider: Provider, config: Config, *, destroy: bool = False) -> P
     if destroy:
         return Planned(observed=observed, plan=planner.plan_destroy(observed, config.cluster))
     assignment = planner.assign(observed, config.cluster)
-    fix = config.provider != "gce" or config.gce.fix_forwarding
+    fix = provider.capabilities.fixes_forwarding
     return Planned(observed=observed, plan=planner.plan(observed, assignment, config.cluster, fix_forwarding=fix))
 
 

@@ -4,6 +4,7 @@
     ├── ConfigError          bad usage, config or input; caught before any write (exit 2)
     │   └── PreflightError   the cloud refutes the config: VPC missing, CIDR overlap, ... (exit 2)
     ├── GuardError           the plan trips a safety guard (mass delete) (exit 2)
+    ├── NotAssigned          node-cidr: this VM has no subnet yet; a boot script waits and asks again (exit 3)
     └── CloudError           a cloud call failed (exit 1 once the pass ends)
         ├── Throttled        rate limited: retry after backing off
         ├── Transient        5xx, timeouts, dropped connections: retry after backing off
@@ -53,6 +54,10 @@ class PreflightError(ConfigError):
 
 class GuardError(CloudroutesError):
     exit_code = EXIT_USAGE
+
+
+class NotAssigned(CloudroutesError):
+    exit_code = EXIT_PENDING
 
 
 class CloudError(CloudroutesError):

@@ -1,33 +1,47 @@
-"""Runs a plan against a provider: phases in order, bounded concurrency, a write budget, retries.
+"""Runs a plan against a provider: every action as soon as what it waits for has landed, under budgets.
 
-The executor never edits a plan. A failed action becomes a result row, not an abort (the
-route controller's lesson), but the failure is returned with its kind so the caller can
-tell a throttle from a conflict from a quota wall. Retries follow the error kind:
-Throttled/Transient back off and try again; a Conflict is never retried here, it means the
-snapshot is stale and the engine must observe and plan again.
+The executor never edits a plan. `schedule.steps` says what each action waits for (per node and
+per destination, never a phase across the cluster), so each write family drains its own bucket
+in parallel: on AWS, tags, interface flags and routes are metered apart; on GCE a node's route
+goes as soon as its label write is accepted (why that is safe: schedule.py's docstring).
+
+Two bounds, kept apart. `limits.concurrency` bounds calls in flight (the HTTP worker pool);
+`limits.max_in_flight` bounds writes the cloud is still carrying out (GCE operations), which
+hold no worker: the provider's `settle` learns in batches which of them ended.
+
+A failed action becomes a result row, not an abort (the route controller's lesson), but the
+failure is returned with its kind so the caller can tell a throttle from a conflict from a
+quota wall. Retries follow the error kind (cloudroutes.retrying): Throttled and Transient back
+off and try again, also when a GCE operation ends with them; a Conflict is never retried here,
+it means the snapshot is stale and the engine must observe and plan again.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
+import random
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
-import tenacity
-
+from cloudroutes import retrying, schedule
 from cloudroutes.config import Limits
 from cloudroutes.errors import RETRYABLE, CloudError, Conflict, NotFound
-from cloudroutes.model import WRITE_ORDER, Action, ActionKind, ActionResult, NodeName, Outcome, Plan
-from cloudroutes.providers.base import Provider
+from cloudroutes.model import Action, ActionKind, ActionResult, Outcome, Plan
+from cloudroutes.providers.base import Pending, Provider, Settled
 from cloudroutes.ratelimit import TokenBucket
 
 log = logging.getLogger("cloudroutes")
 
 Progress = Callable[[ActionResult], None]
+POLL_MIN_S = 0.05
+POLL_MAX_S = 1.0
+"""Operations are asked about again after a quarter of the oldest one's age, within these bounds:
+a fast operation is learned quickly, a slow batch costs one list call a second at most."""
 
 
 @dataclass(slots=True)
@@ -36,7 +50,18 @@ class Tally:
 
     retries: Counter[str] = field(default_factory=Counter)
     """Retried attempts, by error kind (throttled, transient)."""
-    bucket_wait_s: float = 0.0
+    waits: list[tuple[float, float]] = field(default_factory=list)
+    """(start, end) of every wait for a write token, from any worker."""
+
+    @property
+    def bucket_wait_s(self) -> float:
+        """Wall time during which at least one write waited for its budget (not the sum over workers)."""
+        total, reach = 0.0, float("-inf")
+        for start, end in sorted(self.waits):
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return total
 
 
 class Executor:
@@ -47,92 +72,246 @@ class Executor:
         *,
         bucket: TokenBucket | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`bucket`: one bucket for every write (a test's fake clock); by default one per family the
+        provider declares, overridden for route writes by limits.write_burst/write_rate."""
         self._provider = provider
         self._limits = limits
-        self._bucket = bucket or TokenBucket(burst=limits.write_burst, rate=limits.write_rate, sleep=sleep)
-        # A cloud may meter some writes in buckets of their own (EC2: CreateTags 100/10 per second,
-        # ModifyNetworkInterfaceAttribute 100/5): spending the route bucket on them would halve
-        # the pace of route writes for nothing. The provider names them; the rest share one bucket.
-        budgets: Mapping[ActionKind, tuple[int, float]] = getattr(provider, "write_budgets", {})
-        self._buckets = (
-            {kind: TokenBucket(burst=burst, rate=rate, sleep=sleep) for kind, (burst, rate) in budgets.items()}
-            if bucket is None
-            else {}
-        )  # a bucket given by a caller (a test's fake clock) meters everything
+        self._policy = retrying.RetryPolicy(attempts=limits.max_attempts, backoff_max=limits.backoff_max)
         self._sleep = sleep
+        self._clock = clock
+        self._order = provider.capabilities.node_write_order
+        self._buckets = _buckets(provider, sleep) if bucket is None else {kind: bucket for kind in ActionKind}
+        self._lock = threading.Lock()
         self.tally = Tally()
 
     def run(self, plan: Plan, progress: Progress | None = None) -> tuple[ActionResult, ...]:
-        results: list[ActionResult] = []
-        failed_nodes: set[NodeName] = set()
-        with ThreadPoolExecutor(max_workers=max(1, self._limits.concurrency)) as pool:
-            for kind in WRITE_ORDER:
-                phase = [a for a in plan.actions if a.kind is kind]
-                runnable = [a for a in phase if not _depends_on_failure(a, failed_nodes)]
-                skipped = [_skipped(a) for a in phase if a not in runnable]
-                # Lazily: pool.map yields results in order as they finish, so progress moves per action.
-                for result in itertools.chain(skipped, pool.map(self._one, runnable)):
-                    results.append(result)
-                    if result.outcome is not Outcome.DONE and kind is ActionKind.CLAIM and result.action.node:
-                        failed_nodes.add(result.action.node)
-                    if progress:
-                        progress(result)
-        self.tally.bucket_wait_s = self._bucket.waited + sum(b.waited for b in self._buckets.values())
-        return tuple(results)
+        return _Run(self, schedule.steps(plan.actions, self._order), progress).go()
 
-    def _one(self, action: Action) -> ActionResult:
-        started = time.monotonic()
-        attempts = 0
+    # -- calls made from the worker pool ---------------------------------------------------
 
-        def attempt() -> None:
-            nonlocal attempts
-            attempts += 1
-            self._buckets.get(action.kind, self._bucket).take()
-            self._provider.execute(action)
+    def start(self, action: Action, delay: float, attempts: Counter[Action]) -> Pending | None:
+        """Execute one action, retrying Throttled/Transient in place, each try paid from its budget."""
+        if delay:
+            self._sleep(delay)
 
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(RETRYABLE),
-            stop=tenacity.stop_after_attempt(self._limits.max_attempts),
-            wait=tenacity.wait_random_exponential(multiplier=0.5, max=self._limits.backoff_max),
-            sleep=self._sleep,
-            before_sleep=self._count_retry,
-            reraise=True,
+        def attempt() -> Pending | None:
+            with self._lock:
+                attempts[action] += 1
+            return self._provider.execute(action)
+
+        bucket = self._buckets[action.kind]
+        return retrying.call(
+            attempt, self._policy, pace=lambda: self._pay(bucket), sleep=self._sleep, on_retry=self.count_retry
         )
+
+    def settle(self, pending: list[Pending]) -> list[Settled]:
+        return list(self._provider.settle(pending))
+
+    def _pay(self, bucket: TokenBucket) -> None:
+        began = self._clock()
+        waited = bucket.take()
+        if waited > 0:
+            with self._lock:
+                self.tally.waits.append((began, began + waited))
+
+    def count_retry(self, error: BaseException) -> None:
+        with self._lock:
+            self.tally.retries[getattr(error, "kind", "error")] += 1
+
+    # -- what the run loop needs to know ---------------------------------------------------
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    @property
+    def policy(self) -> retrying.RetryPolicy:
+        return self._policy
+
+    def now(self) -> float:
+        return self._clock()
+
+    def pause(self, seconds: float) -> None:
+        if seconds > 0:
+            self._sleep(seconds)
+
+
+def _buckets(provider: Provider, sleep: Callable[[float], None]) -> dict[ActionKind, TokenBucket]:
+    """One bucket per family the provider declares: writes the cloud meters together share one."""
+    families: dict[str, TokenBucket] = {}
+    found = {}
+    for kind, budget in provider.capabilities.write_budgets.items():
+        bucket = families.setdefault(budget.family, TokenBucket(burst=budget.burst, rate=budget.rate, sleep=sleep))
+        found[kind] = bucket
+    fallback = TokenBucket(burst=50, rate=5.0, sleep=sleep)
+    return {kind: found.get(kind, fallback) for kind in ActionKind}
+
+
+class _Run:
+    """One run of one plan: the steps' states, the futures in the pool, the operations in flight."""
+
+    def __init__(self, executor: Executor, steps: tuple[schedule.Step, ...], progress: Progress | None) -> None:
+        self.ex = executor
+        self.steps = steps
+        self.progress = progress
+        self.waiting = set(range(len(steps)))
+        self.landed: set[int] = set()
+        self.results: dict[int, ActionResult] = {}
+        self.order: list[int] = []
+        self.pending: dict[str, tuple[int, Pending]] = {}
+        self.attempts: Counter[Action] = Counter()
+        self.began: dict[int, float] = {}
+        self.delays: dict[int, float] = {}
+        """Backoff before a step is started again (its operation ended with a retryable error)."""
+        self.futures: dict[Future[Any], tuple[str, int]] = {}
+        self.settling = False
+        self.next_poll = 0.0
+
+    def go(self) -> tuple[ActionResult, ...]:
+        workers = max(1, self.ex.limits.concurrency)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloudroutes") as pool:
+            while len(self.results) < len(self.steps):
+                self._dispatch(pool)
+                self._poll(pool)
+                if not self.futures:
+                    if not self.pending:
+                        break  # nothing can move: what is left waits on something that never ran
+                    self.ex.pause(self._timeout() or 0.0)  # until the operations are asked about again
+                    continue
+                done, _ = wait(list(self.futures), timeout=self._timeout(), return_when=FIRST_COMPLETED)
+                for future in done:
+                    what, index = self.futures.pop(future)
+                    if what == "start":
+                        self._started(index, future)
+                    else:
+                        self.settling = False
+                        self._settled(future)
+        for index in sorted(self.waiting):  # unreachable in a well-formed plan; never silently dropped
+            self._finish(index, Outcome.SKIPPED, error="what it waits for never ran")
+        return tuple(self.results[i] for i in self.order)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def _dispatch(self, pool: ThreadPoolExecutor) -> None:
+        for index in sorted(self.waiting):
+            ready = self._ready(self.steps[index])
+            if ready is None:
+                self.waiting.discard(index)
+                self._finish(index, Outcome.SKIPPED, error="its node's subnet could not be recorded")
+            elif ready:
+                starting = sum(1 for what, _ in self.futures.values() if what == "start")
+                if len(self.pending) + starting >= self.ex.limits.max_in_flight:
+                    return  # the cloud is carrying out as many writes as we allow: wait for some to end
+                self.waiting.discard(index)
+                self.began.setdefault(index, self.ex.now())
+                future = pool.submit(
+                    self.ex.start, self.steps[index].action, self.delays.pop(index, 0.0), self.attempts
+                )
+                self.futures[future] = ("start", index)
+
+    def _ready(self, step: schedule.Step) -> bool | None:
+        """True: it may go; False: not yet; None: never, something it needed to land failed."""
+        for index in step.after_landed:
+            if index in self.results:
+                if self.results[index].outcome is not Outcome.DONE:
+                    return None
+            elif index not in self.landed:
+                return False
+        return all(index in self.results for index in step.after_finished)
+
+    def _started(self, index: int, future: Future[Any]) -> None:
         try:
-            retrying(attempt)
-            outcome, kind, message = Outcome.DONE, "", ""
-        except NotFound as exc:
-            # Deleting what is already gone is the goal reached (InvalidRoute.NotFound, GCE 404).
-            done = action.kind in (ActionKind.DELETE, ActionKind.UNCLAIM)
-            outcome, kind, message = (Outcome.DONE, "", "") if done else (Outcome.FAILED, exc.kind, exc.message)
-        except Conflict as exc:
-            outcome, kind, message = Outcome.CONFLICT, exc.kind, exc.message
+            pending: Pending | None = future.result()
         except CloudError as exc:
-            outcome, kind, message = Outcome.FAILED, exc.kind, exc.message
-        elapsed = time.monotonic() - started
-        _log(action, outcome, message, attempts, elapsed)
-        return ActionResult(
-            action=action, outcome=outcome, error_kind=kind, error=message, attempts=attempts, elapsed_s=elapsed
+            self._failed(index, exc)
+            return
+        if pending is None:
+            self._finish(index, Outcome.DONE)
+        else:
+            self.landed.add(index)
+            self.pending[pending.handle] = (index, pending)
+
+    # -- operations in flight ---------------------------------------------------------------
+
+    def _poll(self, pool: ThreadPoolExecutor) -> None:
+        if not self.pending or self.settling or self.ex.now() < self.next_poll:
+            return
+        batch = [p for _, p in self.pending.values()]
+        self.settling = True
+        self.futures[pool.submit(self.ex.settle, batch)] = ("settle", -1)
+
+    def _timeout(self) -> float | None:
+        if not self.pending or self.settling:
+            return None
+        return max(0.0, self.next_poll - self.ex.now())
+
+    def _settled(self, future: Future[Any]) -> None:
+        oldest = min((self.began[i] for i, _ in self.pending.values()), default=self.ex.now())
+        age = self.ex.now() - oldest
+        self.next_poll = self.ex.now() + min(POLL_MAX_S, max(POLL_MIN_S, age / 4))
+        try:
+            answers: list[Settled] = future.result()
+        except CloudError as exc:
+            log.warning("could not learn the state of %d write(s) in flight: %s", len(self.pending), exc.message)
+            return  # asked again at the next poll: the writes themselves did not fail
+        for answer in answers:
+            index, _ = self.pending.pop(answer.pending.handle, (-1, answer.pending))
+            if index < 0:
+                continue
+            if answer.next is not None:
+                self.pending[answer.next.handle] = (index, answer.next)
+            elif answer.error is None:
+                self._finish(index, Outcome.DONE)
+            elif isinstance(answer.error, RETRYABLE) and self.attempts[answer.pending.action] < self.ex.policy.attempts:
+                self.ex.count_retry(answer.error)
+                attempt = self.attempts[answer.pending.action]
+                delay = retrying.backoff(self.ex.policy, attempt, random.uniform)
+                self._resubmit(index, delay)
+            else:
+                self._failed(index, answer.error)
+
+    def _resubmit(self, index: int, delay: float) -> None:
+        """The write ended with a retryable error inside its operation: start the action over."""
+        self.waiting.add(index)
+        self.landed.discard(index)
+        self.delays[index] = delay
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _failed(self, index: int, exc: CloudError) -> None:
+        action = self.steps[index].action
+        if isinstance(exc, NotFound) and action.kind in (ActionKind.DELETE, ActionKind.UNCLAIM):
+            self._finish(index, Outcome.DONE)  # deleting what is already gone is the goal reached
+        elif isinstance(exc, Conflict):
+            self._finish(index, Outcome.CONFLICT, kind=exc.kind, error=exc.message)
+        else:
+            self._finish(index, Outcome.FAILED, kind=exc.kind, error=exc.message)
+
+    def _finish(self, index: int, outcome: Outcome, *, kind: str = "", error: str = "") -> None:
+        action = self.steps[index].action
+        elapsed = self.ex.now() - self.began.get(index, self.ex.now())
+        attempts = self.attempts[action]
+        result = ActionResult(
+            action=action, outcome=outcome, error_kind=kind, error=error, attempts=attempts, elapsed_s=elapsed
         )
-
-    def _count_retry(self, state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        self.tally.retries[getattr(error, "kind", "error")] += 1
-
-
-def _depends_on_failure(action: Action, failed_nodes: set[NodeName]) -> bool:
-    """A node whose claim failed gets no route: the VM's ledger must never trail the route table."""
-    return action.node in failed_nodes and action.kind in (ActionKind.CREATE, ActionKind.REPLACE)
+        self.results[index] = result
+        self.order.append(index)
+        _log(result)
+        if self.progress:
+            self.progress(result)
 
 
-def _skipped(action: Action) -> ActionResult:
-    return ActionResult(
-        action=action, outcome=Outcome.SKIPPED, error="its node's subnet could not be recorded", attempts=0
+def _log(result: ActionResult) -> None:
+    level = logging.INFO if result.outcome is Outcome.DONE else logging.WARNING
+    extra = f": {result.error}" if result.error else ""
+    log.log(
+        level,
+        "%s: %s (%d attempt(s), %.2fs)%s",
+        result.outcome,
+        result.action.describe(),
+        result.attempts,
+        result.elapsed_s,
+        extra,
     )
-
-
-def _log(action: Action, outcome: Outcome, message: str, attempts: int, elapsed: float) -> None:
-    level = logging.INFO if outcome is Outcome.DONE else logging.WARNING
-    extra = f": {message}" if message else ""
-    log.log(level, "%s: %s (%d attempt(s), %.2fs)%s", outcome, action.describe(), attempts, elapsed, extra)

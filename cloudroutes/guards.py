@@ -5,6 +5,8 @@ Pure: no I/O. A guard refuses with a message that names the fix; it never edits 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from cloudroutes import ownership
 from cloudroutes.errors import PreflightError
 from cloudroutes.model import (
@@ -12,7 +14,6 @@ from cloudroutes.model import (
     ActionKind,
     Cluster,
     IPNetwork,
-    NodeName,
     Observed,
     Plan,
     Problem,
@@ -43,7 +44,7 @@ def capacity_for_ours(table: Table, cluster: Cluster, family: int | None = None)
 
 
 def within_capacity(
-    table: Table, actions: list[Action], wanted: dict[IPNetwork, NodeName], cluster: Cluster
+    table: Table, actions: list[Action], wanted: Collection[IPNetwork], cluster: Cluster
 ) -> tuple[list[Action], list[Problem]]:
     """A table that cannot hold every route gets none of the new ones: half a cluster is worse."""
     families: list[int | None] = [*sorted({s.version for s in wanted})] if table.per_family else [None]

@@ -59,6 +59,9 @@ class Node:
     """Subnets recorded on the VM (tag or label): the ledger a node reads at boot."""
     display: str = ""
     """A human name (the Name tag), only for reports."""
+    ref: str = ""
+    """The provider's handle for this VM (AWS: its primary interface; GCE: zone, name and label
+    fingerprint), copied into every action that targets the node; opaque to the engine."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,7 +129,7 @@ class ActionKind(enum.StrEnum):
     DELETE = "delete"
 
 
-WRITE_ORDER = (
+ACTION_ORDER = (
     ActionKind.ENABLE_FORWARDING,
     ActionKind.CLAIM,
     ActionKind.DELETE,
@@ -134,11 +137,9 @@ WRITE_ORDER = (
     ActionKind.CREATE,
     ActionKind.UNCLAIM,
 )
-"""Phases of an apply. Claims land before routes, so the VM's ledger never trails the route
-table; deletes run before creates, so a subnet that moves is free before it is taken again.
-Forwarding goes first: on GCE it is a whole-instance PUT guarded by the instance fingerprint,
-which a label write would change under it; a label write is guarded only by the label
-fingerprint, which the PUT leaves alone."""
+"""The order a plan lists its actions in, which is also their causal order on one node: a
+node's forwarding and claim come before its routes, deletes before creates, unclaims last.
+The executor keeps that order per node and per destination, not as phases across the cluster."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,7 +150,12 @@ class Action:
     destination: IPNetwork | None = None
     subnets: tuple[IPNetwork, ...] = ()
     """For claim: every subnet the node holds (one tag write per node, all families at once)."""
+    previous: tuple[IPNetwork, ...] = ()
+    """For claim: what the VM recorded before, so a family dropped from the cluster loses its record."""
     ref: str = ""
+    """The route's provider handle (delete, replace): opaque to the engine."""
+    node_ref: str = ""
+    """The target node's provider handle (Node.ref): the action carries what the provider needs."""
     reason: str = ""
 
     def describe(self) -> str:

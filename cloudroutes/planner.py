@@ -10,14 +10,13 @@ from collections.abc import Iterable
 
 from cloudroutes import guards, ipam, ownership
 from cloudroutes.model import (
-    WRITE_ORDER,
+    ACTION_ORDER,
     Action,
     ActionKind,
     Assignment,
     Cluster,
     IPNetwork,
     Node,
-    NodeName,
     Observed,
     Plan,
     Problem,
@@ -97,16 +96,16 @@ def plan_destroy(observed: Observed, cluster: Cluster) -> Plan:
         for r in t.routes
         if ownership.is_ours(r, cluster)
     ]
-    unclaims = [Action(kind=ActionKind.UNCLAIM, node=n.name, reason="destroy") for n in observed.nodes if n.recorded]
+    unclaims = [_node_action(ActionKind.UNCLAIM, n, "destroy") for n in observed.nodes if n.recorded]
     return Plan(actions=_ordered([*deletes, *unclaims]), owned_routes=len(deletes))
 
 
-def _wanted_routes(observed: Observed, assignment: Assignment) -> dict[IPNetwork, NodeName]:
+def _wanted_routes(observed: Observed, assignment: Assignment) -> dict[IPNetwork, Node]:
     """Stopped nodes are wanted too: their routes blackhole until they start, and must not move."""
-    return {subnet: node.name for node in observed.nodes for subnet in assignment.subnets.get(node.name, ())}
+    return {subnet: node for node in observed.nodes for subnet in assignment.subnets.get(node.name, ())}
 
 
-def _table_actions(table: Table, wanted: dict[IPNetwork, NodeName], cluster: Cluster) -> list[Action]:
+def _table_actions(table: Table, wanted: dict[IPNetwork, Node], cluster: Cluster) -> list[Action]:
     ours: dict[IPNetwork, list[Route]] = {}
     for route in table.routes:
         if ownership.is_ours(route, cluster):
@@ -114,7 +113,7 @@ def _table_actions(table: Table, wanted: dict[IPNetwork, NodeName], cluster: Clu
     actions: list[Action] = []
     for subnet, node in wanted.items():
         routes = ours.get(subnet, [])
-        keeper = next((r for r in routes if r.node == node and r.exact), routes[0] if routes else None)
+        keeper = next((r for r in routes if r.node == node.name and r.exact), routes[0] if routes else None)
         action = _route_action(table.key, subnet, node, keeper)
         actions += [action] if action else []
         actions += [_delete(r, "duplicate route for this subnet") for r in routes if r is not keeper]
@@ -139,16 +138,25 @@ def _delete(route: Route, reason: str) -> Action:
     )
 
 
-def _route_action(table: TableKey, subnet: IPNetwork, node: NodeName, route: Route | None) -> Action | None:
+def _route_action(table: TableKey, subnet: IPNetwork, node: Node, route: Route | None) -> Action | None:
     """The shape of the route controller's getRouteAction: keep, create, or re-point."""
     if route is None:
-        return Action(kind=ActionKind.CREATE, table=table, destination=subnet, node=node, reason="missing")
-    if route.node == node and route.exact:
+        return Action(
+            kind=ActionKind.CREATE, table=table, destination=subnet, node=node.name, node_ref=node.ref, reason="missing"
+        )
+    if route.node == node.name and route.exact:
         return None
-    reason = (
-        "points at another interface of the node" if route.node == node else f"points at {route.hop or 'a dead target'}"
+    mine = route.node == node.name
+    reason = "points at another interface of the node" if mine else f"points at {route.hop or 'a dead target'}"
+    return Action(
+        kind=ActionKind.REPLACE,
+        table=table,
+        destination=subnet,
+        node=node.name,
+        node_ref=node.ref,
+        ref=route.ref,
+        reason=reason,
     )
-    return Action(kind=ActionKind.REPLACE, table=table, destination=subnet, node=node, ref=route.ref, reason=reason)
 
 
 def _node_actions(
@@ -159,12 +167,12 @@ def _node_actions(
     for node in nodes:
         subnets = assignment.subnets.get(node.name, ())
         if subnets and set(subnets) != set(node.recorded):
-            actions.append(Action(kind=ActionKind.CLAIM, node=node.name, subnets=subnets, reason="record subnet"))
+            actions.append(_node_action(ActionKind.CLAIM, node, "record subnet", subnets=subnets))
         elif not subnets and node.recorded:
-            actions.append(Action(kind=ActionKind.UNCLAIM, node=node.name, reason="no subnet left for this node"))
+            actions.append(_node_action(ActionKind.UNCLAIM, node, "no subnet left for this node"))
         if subnets and not node.forwarding:
             if fix_forwarding:
-                actions.append(Action(kind=ActionKind.ENABLE_FORWARDING, node=node.name, reason="forwarding is off"))
+                actions.append(_node_action(ActionKind.ENABLE_FORWARDING, node, "forwarding is off"))
             else:
                 problems.append(
                     Problem(
@@ -174,6 +182,12 @@ def _node_actions(
                     )
                 )
     return actions, problems
+
+
+def _node_action(kind: ActionKind, node: Node, reason: str, *, subnets: tuple[IPNetwork, ...] = ()) -> Action:
+    """A write to the VM itself: it carries the node's ref and what the VM recorded before."""
+    previous = node.recorded if kind is not ActionKind.ENABLE_FORWARDING else ()
+    return Action(kind=kind, node=node.name, node_ref=node.ref, subnets=subnets, previous=previous, reason=reason)
 
 
 def _exhaustion(assignment: Assignment, cluster: Cluster) -> list[Problem]:
@@ -204,7 +218,7 @@ def _foreign(observed: Observed, cluster: Cluster) -> list[Problem]:
 
 
 def _ordered(actions: list[Action]) -> tuple[Action, ...]:
-    rank = {kind: i for i, kind in enumerate(WRITE_ORDER)}
+    rank = {kind: i for i, kind in enumerate(ACTION_ORDER)}
     return tuple(
         sorted(
             actions,

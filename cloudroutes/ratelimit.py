@@ -33,8 +33,9 @@ class TokenBucket:
         self.waited = 0.0
         """Seconds callers spent waiting for tokens: the price of staying under the cloud's limit."""
 
-    def take(self) -> None:
-        """Block until one token is ours. Tokens are reserved under the lock, waited for outside it."""
+    def take(self) -> float:
+        """Block until one token is ours, and say how long that took. Tokens are reserved under the
+        lock, waited for outside it, so callers arriving together queue up instead of all waking at once."""
         with self._lock:
             now = self._clock()
             self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
@@ -44,3 +45,4 @@ class TokenBucket:
             self.waited += debt
         if debt > 0:
             self._sleep(debt)
+        return debt

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from cloudroutes.engine import Report
-from cloudroutes.model import WRITE_ORDER, Action, ActionResult, Outcome, Plan, Problem, Route
+from cloudroutes.model import ACTION_ORDER, Action, ActionResult, Outcome, Plan, Problem, Route
 from cloudroutes.status import NodeStatus
 
 _STYLE = {
@@ -58,7 +58,7 @@ def problem_json(problem: Problem) -> dict[str, Any]:
 def plan_json(plan: Plan, foreign: Iterable[Route] = ()) -> dict[str, Any]:
     return {
         "changes": len(plan.actions),
-        "summary": {str(kind): plan.count(kind) for kind in WRITE_ORDER},
+        "summary": {str(kind): plan.count(kind) for kind in ACTION_ORDER},
         "actions": [action_json(a) for a in plan.actions],
         "problems": [problem_json(p) for p in plan.problems],
         "foreign_routes": [{"table": r.table, "destination": str(r.destination), "target": r.hop} for r in foreign],
@@ -116,7 +116,7 @@ def print_plan(console: Console, plan: Plan, *, names: Mapping[str, str] | None 
             node = names.get(action.node or "") or action.node or ""
             table.add_row(f"[{style}]{action.kind}[/]", subnet, node, action.table or "", action.reason)
         console.print(table)
-    counts = ", ".join(f"{plan.count(k)} {k}" for k in WRITE_ORDER if plan.count(k))
+    counts = ", ".join(f"{plan.count(k)} {k}" for k in ACTION_ORDER if plan.count(k))
     console.print(f"{title}: {counts or 'no changes, the cloud matches the cluster'}.")
     print_problems(console, plan.problems)
 

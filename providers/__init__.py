@@ -1,30 +1,62 @@
 """Cloud adapters behind one small contract, found by name and imported on first use.
 
 The registry holds dotted paths, not classes, so `cloudroutes --help` never pays for a cloud
-SDK import (google.cloud.compute_v1 alone costs over a second).
+SDK import (google.cloud.compute_v1 alone costs over a second). A provider is built from its
+own config section (named like the provider), the cluster's identity and the shared limits.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from cloudroutes.providers.base import Provider
+from cloudroutes.providers.base import Budget, Capabilities, Pending, Provider, Settled
 
-__all__ = ["REGISTRY", "Provider", "create"]
+if TYPE_CHECKING:
+    from cloudroutes.config import Config
+    from cloudroutes.model import IPNetwork
+
+__all__ = [
+    "REGISTRY",
+    "Budget",
+    "Capabilities",
+    "NodeReader",
+    "Pending",
+    "Provider",
+    "Settled",
+    "create",
+    "node_reader",
+]
 
 REGISTRY: dict[str, str] = {
     "aws": "cloudroutes.providers.aws:AwsProvider",
     "gce": "cloudroutes.providers.gce:GceProvider",
 }
+NODE_READERS: dict[str, str] = {
+    "aws": "cloudroutes.providers.aws_node:node_subnets",
+    "gce": "cloudroutes.providers.gce_node:node_subnets",
+}
+"""How a VM reads its own subnet at boot (`node-cidr`): small modules that load no cloud SDK they can avoid."""
+
+NodeReader = Callable[..., "tuple[IPNetwork, ...]"]
 
 
-def create(name: str, config: Any) -> Provider:
+def _load(table: dict[str, str], name: str) -> Any:
     try:
-        path = REGISTRY[name.lower()]
+        path = table[name.lower()]
     except KeyError:
-        raise ValueError(f"unknown provider {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
-    module_name, _, class_name = path.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    provider: Provider = cls(config)
+        raise ValueError(f"unknown provider {name!r}; known: {', '.join(sorted(table))}") from None
+    module_name, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def create(name: str, config: Config) -> Provider:
+    cls = _load(REGISTRY, name)
+    provider: Provider = cls(getattr(config, name.lower()), config.cluster, config.limits)
     return provider
+
+
+def node_reader(name: str) -> NodeReader:
+    reader: NodeReader = _load(NODE_READERS, name)
+    return reader

@@ -1,22 +1,24 @@
 """AWS: VPC route tables route each node's subnet to its primary network interface.
 
 The flow of the adapter: observe() reads the VPC, the managed tables and the node instances in
-a constant number of filtered, paginated calls, and keeps the node -> primary ENI map it needs
-to translate actions back into EC2 calls. No route table is re-listed per route.
+a constant number of filtered, paginated calls; each node carries its primary interface as its
+ref, so execute() needs nothing but the action. No route table is re-listed per route.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
-from typing import Any, ClassVar
+from typing import Any
 
-from cloudroutes.config import Config
-from cloudroutes.errors import CloudError, ConfigError, Conflict, Invalid, NotFound, PreflightError
+from cloudroutes import retrying
+from cloudroutes.config import AwsConfig, Limits
+from cloudroutes.errors import ConfigError, Conflict, Invalid, NotFound, PreflightError
 from cloudroutes.model import (
     Action,
     ActionKind,
+    Cluster,
     IPNetwork,
     Node,
     NodeName,
@@ -27,6 +29,8 @@ from cloudroutes.model import (
     TableKey,
 )
 from cloudroutes.providers.aws_api import ROUTE_QUOTA_CODE, Ec2Api
+from cloudroutes.providers.base import Budget, Capabilities, Pending, Settled
+from cloudroutes.ratelimit import TokenBucket
 
 CIDR_TAG = "cloudroutes.io/pod-cidr"
 CIDR_TAG_V6 = "cloudroutes.io/pod-cidr-v6"
@@ -49,22 +53,28 @@ def cluster_tag(cluster: str) -> str:
 
 
 class AwsProvider:
-    write_budgets: ClassVar[Mapping[ActionKind, tuple[int, float]]] = {
-        # EC2 meters these outside the mutating bucket that route writes share (burst, per second):
-        # CreateTags and ModifyNetworkInterfaceAttribute are "uncategorized" actions with their own.
-        ActionKind.CLAIM: (100, 10.0),
-        ActionKind.UNCLAIM: (100, 10.0),
-        ActionKind.ENABLE_FORWARDING: (100, 5.0),
-    }
-    """Write buckets the executor keeps apart from limits.write_burst/write_rate (reference/cloud-api-facts.md)."""
-
-    def __init__(self, config: Config, api: Ec2Api | None = None) -> None:
-        if not config.aws.vpc_id:
+    def __init__(
+        self, settings: AwsConfig, cluster: Cluster, limits: Limits | None = None, *, api: Ec2Api | None = None
+    ) -> None:
+        if not settings.vpc_id:
             raise ConfigError("aws.vpc_id is required (env CLOUDROUTES_AWS_VPC_ID)")
-        self._config = config
-        self._api = api or Ec2Api(config.aws.region)
-        self._primary_eni: dict[NodeName, str] = {}
-        self._cidr_tags: dict[NodeName, set[str]] = {}
+        limits = limits or Limits()
+        self._settings = settings
+        self._cluster = cluster
+        self._capabilities = capabilities(limits)
+        read = self._capabilities.read_budget
+        self._api = api or Ec2Api(
+            settings.region,
+            profile=settings.profile,
+            endpoint=settings.endpoint,
+            emulator=settings.emulator,
+            policy=retrying.RetryPolicy(attempts=limits.max_attempts, backoff_max=limits.backoff_max),
+            reads=TokenBucket(burst=read.burst, rate=read.rate),
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
 
     @property
     def api_calls(self) -> Mapping[str, int]:
@@ -76,11 +86,7 @@ class AwsProvider:
         before = dict(self._api.calls)
         occupied = self._vpc_ranges()
         instances = self._instances()
-        self._primary_eni = {NodeName(i["InstanceId"]): eni for i in instances if (eni := _primary_eni(i))}
-        self._cidr_tags = {
-            NodeName(i["InstanceId"]): {t["Key"] for t in i.get("Tags", []) if t["Key"] in (CIDR_TAG, CIDR_TAG_V6)}
-            for i in instances
-        }
+        primary = {NodeName(i["InstanceId"]): eni for i in instances if (eni := _primary_eni(i))}
         owners = {
             eni["NetworkInterfaceId"]: NodeName(i["InstanceId"])
             for i in instances
@@ -90,7 +96,9 @@ class AwsProvider:
         tables = tuple(
             Table(
                 key=TableKey(t["RouteTableId"]),
-                routes=tuple(r for raw in t.get("Routes", []) if (r := self._route(t["RouteTableId"], raw, owners))),
+                routes=tuple(
+                    r for raw in t.get("Routes", []) if (r := _route(t["RouteTableId"], raw, owners, primary))
+                ),
                 limit=limit,
                 quota_hint=f"the VPC quota 'Routes per route table' (Service Quotas code {ROUTE_QUOTA_CODE})",
                 per_family=True,  # AWS enforces the route limit separately for IPv4 and IPv6
@@ -101,15 +109,15 @@ class AwsProvider:
         return Observed(nodes=tuple(_node(i) for i in instances), tables=tables, occupied=occupied, api_calls=calls)
 
     def _vpc_ranges(self) -> tuple[IPNetwork, ...]:
-        vpc_id = self._config.aws.vpc_id
+        vpc_id = self._settings.vpc_id
         try:
-            vpcs = self._api.call("describe_vpcs", VpcIds=[vpc_id])["Vpcs"]
+            vpcs = self._api.read("describe_vpcs", VpcIds=[vpc_id])["Vpcs"]
         except NotFound:
-            raise PreflightError(f"VPC {vpc_id} not found in region {self._api.ec2.meta.region_name}") from None
+            raise PreflightError(f"VPC {vpc_id} not found in region {self._api.region}") from None
         except Invalid as exc:
             raise PreflightError(f"VPC {vpc_id}: {exc.message}") from None
         if not vpcs:
-            raise PreflightError(f"VPC {vpc_id} not found in region {self._api.ec2.meta.region_name}")
+            raise PreflightError(f"VPC {vpc_id} not found in region {self._api.region}")
         vpc = vpcs[0]
         v4 = [a["CidrBlock"] for a in vpc.get("CidrBlockAssociationSet", []) if _associated(a.get("CidrBlockState"))]
         v6 = [
@@ -120,122 +128,149 @@ class AwsProvider:
         return tuple(ip_network(c, strict=False) for c in (v4 or [vpc["CidrBlock"]]) + v6)
 
     def _tables(self) -> list[dict[str, Any]]:
-        aws, vpc_id = self._config.aws, self._config.aws.vpc_id
-        if aws.route_tables:
+        settings, vpc_id = self._settings, self._settings.vpc_id
+        if settings.route_tables:
             try:
-                tables = [
-                    t
-                    for page in self._api.pages("describe_route_tables", RouteTableIds=list(aws.route_tables))
-                    for t in page["RouteTables"]
-                ]
+                pages = self._api.pages("describe_route_tables", RouteTableIds=list(settings.route_tables))
+                tables = [t for page in pages for t in page["RouteTables"]]
             except NotFound as exc:
                 raise PreflightError(f"route table not found: {exc.message}") from None
             strays = [t["RouteTableId"] for t in tables if t.get("VpcId") != vpc_id]
             if strays:
                 raise PreflightError(f"route table {strays[0]} is not in VPC {vpc_id}")
             return tables
-        filters = [
-            {"Name": "vpc-id", "Values": [vpc_id]},
-            {"Name": "tag-key", "Values": [cluster_tag(self._config.cluster.name)]},
-        ]
+        tag = cluster_tag(self._cluster.name)
+        filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "tag-key", "Values": [tag]}]
         tables = [t for page in self._api.pages("describe_route_tables", Filters=filters) for t in page["RouteTables"]]
         if not tables:
             raise PreflightError(
-                f"no managed route table in {vpc_id}: tag its tables {cluster_tag(self._config.cluster.name)}=owned "
-                "or list them in aws.route_tables"
+                f"no managed route table in {vpc_id}: tag its tables {tag}=owned or list them in aws.route_tables"
             )
         return tables
 
     def _instances(self) -> list[dict[str, Any]]:
         filters = [
-            {"Name": "vpc-id", "Values": [self._config.aws.vpc_id]},
-            {"Name": "tag-key", "Values": [cluster_tag(self._config.cluster.name)]},
+            {"Name": "vpc-id", "Values": [self._settings.vpc_id]},
+            {"Name": "tag-key", "Values": [cluster_tag(self._cluster.name)]},
             {"Name": "instance-state-name", "Values": list(LIVE_STATES)},
-            *({"Name": f"tag:{k}", "Values": [v]} for k, v in self._config.aws.node_tags.items()),
+            *({"Name": f"tag:{k}", "Values": [v]} for k, v in self._settings.node_tags.items()),
         ]
         pages = self._api.pages("describe_instances", Filters=filters)
         return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
 
     def _route_limit(self) -> int:
         quota = self._api.route_quota()
-        return int(quota) if quota else self._config.aws.route_limit
-
-    def _route(self, table: str, raw: dict[str, Any], owners: dict[str, NodeName]) -> Route | None:
-        dest = raw.get("DestinationCidrBlock") or raw.get("DestinationIpv6CidrBlock")
-        if not dest or raw.get("Origin") == "CreateRouteTable":
-            return None  # prefix-list routes name no range; local routes are the VPC CIDRs, already occupied
-        eni, instance = raw.get("NetworkInterfaceId"), raw.get("InstanceId")
-        to_vm = bool(eni or instance) and not any(raw.get(k) for k in _FOREIGN_TARGETS)
-        node = owners.get(eni) if eni else (NodeName(instance) if instance in self._primary_eni else None)
-        hop = eni or instance or next((raw[k] for k in _FOREIGN_TARGETS if raw.get(k)), "")
-        return Route(
-            table=TableKey(table),
-            destination=ip_network(dest, strict=False),
-            node=node,
-            to_vm=to_vm,
-            exact=node is not None and eni == self._primary_eni.get(node),
-            blackhole=raw.get("State") == "blackhole",
-            hop=str(hop),
-            counted=raw.get("Origin") != "EnableVgwRoutePropagation",
-        )
+        return int(quota) if quota else self._settings.route_limit
 
     # -- execute ---------------------------------------------------------------------------
 
-    def execute(self, action: Action) -> None:
+    def execute(self, action: Action) -> Pending | None:
+        """EC2 writes are synchronous: every action is done when its call returns."""
         match action.kind:
             case ActionKind.CLAIM:
                 self._claim(action)
             case ActionKind.UNCLAIM:
                 keys = [{"Key": CIDR_TAG}, {"Key": CIDR_TAG_V6}]
-                self._api.call("delete_tags", Resources=[self._node(action)], Tags=keys)
+                self._api.write("delete_tags", Resources=[_instance(action)], Tags=keys)
             case ActionKind.ENABLE_FORWARDING:
-                self._api.call(
+                self._api.write(
                     "modify_network_interface_attribute",
-                    NetworkInterfaceId=self._eni(action),
+                    NetworkInterfaceId=_interface(action),
                     SourceDestCheck={"Value": False},
                 )
             case ActionKind.CREATE:
-                self._api.call("create_route", **self._route_params(action), NetworkInterfaceId=self._eni(action))
+                self._api.write("create_route", **_route_params(action), NetworkInterfaceId=_interface(action))
             case ActionKind.REPLACE:
                 self._replace(action)
             case ActionKind.DELETE:
-                self._api.call("delete_route", **self._route_params(action))
+                self._api.write("delete_route", **_route_params(action))
+        return None
+
+    def settle(self, pending: Sequence[Pending]) -> Sequence[Settled]:
+        return ()
 
     def _claim(self, action: Action) -> None:
-        tags = [{"Key": CIDR_TAG if s.version == 4 else CIDR_TAG_V6, "Value": str(s)} for s in action.subnets]
-        self._api.call("create_tags", Resources=[self._node(action)], Tags=tags)
+        tags = [{"Key": _tag_for(s), "Value": str(s)} for s in action.subnets]
+        self._api.write("create_tags", Resources=[_instance(action)], Tags=tags)
         # A family dropped from cluster.cidr leaves its tag behind, and a stale record would be
         # re-claimed on every pass: it goes, in the same action (only when there is one).
-        stale = self._cidr_tags.get(NodeName(self._node(action)), set()) - {t["Key"] for t in tags}
+        stale = {_tag_for(s) for s in action.previous} - {t["Key"] for t in tags}
         if stale:
-            self._api.call("delete_tags", Resources=[self._node(action)], Tags=[{"Key": k} for k in sorted(stale)])
+            self._api.write("delete_tags", Resources=[_instance(action)], Tags=[{"Key": k} for k in sorted(stale)])
 
     def _replace(self, action: Action) -> None:
         """ReplaceRoute, not delete + create: the destination is never without a route."""
         try:
-            self._api.call("replace_route", **self._route_params(action), NetworkInterfaceId=self._eni(action))
+            self._api.write("replace_route", **_route_params(action), NetworkInterfaceId=_interface(action))
         except Invalid as exc:
             if "no route" in exc.message.lower():
                 raise Conflict(f"route {action.destination} vanished from {action.table}", code=exc.code) from exc
             raise
 
-    def _node(self, action: Action) -> str:
-        if action.node is None:
-            raise Invalid(f"{action.describe()}: no node")
-        return str(action.node)
 
-    def _eni(self, action: Action) -> str:
-        try:
-            return self._primary_eni[self._node(action)]  # type: ignore[index]
-        except KeyError:
-            raise Conflict(f"{action.node} has no primary network interface in the last snapshot") from None
+def capabilities(limits: Limits) -> Capabilities:
+    """EC2 meters API calls in token buckets per account and region, per family of actions
+    (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html): route writes share the
+    mutating bucket (50 burst, 5/s); CreateTags (100, 10/s) and ModifyNetworkInterfaceAttribute
+    (100, 5/s) have buckets of their own; Describe* calls share the non-mutating one (100, 20/s)."""
+    routes = Budget(family="mutating", burst=limits.write_burst or 50, rate=limits.write_rate or 5.0)
+    tags = Budget(family="CreateTags", burst=100, rate=10.0)
+    return Capabilities(
+        fixes_forwarding=True,
+        write_budgets={
+            ActionKind.CREATE: routes,
+            ActionKind.REPLACE: routes,
+            ActionKind.DELETE: routes,
+            ActionKind.CLAIM: tags,
+            ActionKind.UNCLAIM: tags,
+            ActionKind.ENABLE_FORWARDING: Budget(family="ModifyNetworkInterfaceAttribute", burst=100, rate=5.0),
+        },
+        read_budget=Budget(family="non-mutating", burst=limits.read_burst or 100, rate=limits.read_rate or 20.0),
+    )
 
-    @staticmethod
-    def _route_params(action: Action) -> dict[str, str]:
-        if action.destination is None or action.table is None:
-            raise CloudError(f"{action.describe()}: route action without table or destination")
-        key = "DestinationCidrBlock" if action.destination.version == 4 else "DestinationIpv6CidrBlock"
-        return {"RouteTableId": action.table, key: str(action.destination)}
+
+def _tag_for(subnet: IPNetwork) -> str:
+    return CIDR_TAG if subnet.version == 4 else CIDR_TAG_V6
+
+
+def _instance(action: Action) -> str:
+    if action.node is None:
+        raise Invalid(f"{action.describe()}: no node")
+    return str(action.node)
+
+
+def _interface(action: Action) -> str:
+    """Routes and the forwarding flag go to the node's primary interface, which its ref names."""
+    if not action.node_ref:
+        raise Invalid(f"{action.describe()}: {action.node} has no primary network interface")
+    return action.node_ref
+
+
+def _route_params(action: Action) -> dict[str, str]:
+    if action.destination is None or action.table is None:
+        raise Invalid(f"{action.describe()}: route action without table or destination")
+    key = "DestinationCidrBlock" if action.destination.version == 4 else "DestinationIpv6CidrBlock"
+    return {"RouteTableId": action.table, key: str(action.destination)}
+
+
+def _route(table: str, raw: dict[str, Any], owners: dict[str, NodeName], primary: dict[NodeName, str]) -> Route | None:
+    dest = raw.get("DestinationCidrBlock") or raw.get("DestinationIpv6CidrBlock")
+    if not dest or raw.get("Origin") == "CreateRouteTable":
+        return None  # prefix-list routes name no range; local routes are the VPC CIDRs, already occupied
+    eni, instance = raw.get("NetworkInterfaceId"), raw.get("InstanceId")
+    to_vm = bool(eni or instance) and not any(raw.get(k) for k in _FOREIGN_TARGETS)
+    node = owners.get(eni) if eni else (NodeName(instance) if instance in primary else None)
+    hop = eni or instance or next((raw[k] for k in _FOREIGN_TARGETS if raw.get(k)), "")
+    return Route(
+        table=TableKey(table),
+        destination=ip_network(dest, strict=False),
+        node=node,
+        to_vm=to_vm,
+        exact=node is not None and eni == primary.get(node),
+        blackhole=raw.get("State") == "blackhole",
+        hop=str(hop),
+        counted=raw.get("Origin") != "EnableVgwRoutePropagation",
+    )
 
 
 def _associated(state: Any) -> bool:
@@ -268,6 +303,7 @@ def _node(instance: dict[str, Any]) -> Node:
         forwarding=not check,
         recorded=tuple(s for key in (CIDR_TAG, CIDR_TAG_V6) if (s := _parse(tags.get(key)))),
         display=tags.get("Name", ""),
+        ref=str(primary["NetworkInterfaceId"]) if primary else "",
     )
 
 

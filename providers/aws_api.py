@@ -1,7 +1,8 @@
 """EC2 calls: one client, paginated reads, errors mapped at the edge, every HTTP call counted.
 
-boto3's own retries are off: the executor retries by error kind under one write budget, and a
-retry hidden inside botocore would spend tokens the bucket never saw.
+boto3's own retries are off: reads are retried here by error kind under the read bucket, writes
+by the executor under the write buckets, and a retry hidden inside botocore would spend tokens
+no bucket ever saw.
 """
 
 from __future__ import annotations
@@ -15,49 +16,99 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cloudroutes import retrying
 from cloudroutes.providers.aws_errors import classify
+from cloudroutes.ratelimit import TokenBucket
 
-_SDK_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}, max_pool_connections=32)
+_SDK_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}, max_pool_connections=64)
+ROUTE_QUOTA_CODE = "L-93826ACB"
+PAGE_SIZES = {
+    # The largest page each read allows: a pass over 1,000 nodes stays a handful of calls.
+    "describe_instances": 1000,
+    "describe_route_tables": 100,
+}
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "emulator", "aws_secret_access_key": "emulator"}
+"""Static dummy keys for an embedded cloud (aws.emulator = true): never a real account's."""
 
 
 class Ec2Api:
-    def __init__(self, region: str) -> None:
-        try:
-            session = boto3.session.Session(region_name=region or None)
-            self._session = session
-            self.ec2 = session.client("ec2", config=_SDK_CONFIG)
-        except (BotoCoreError, ClientError) as exc:
-            raise classify(exc) from exc
-        self.ec2.meta.events.register("before-call.ec2", self._count)
+    def __init__(
+        self,
+        region: str,
+        *,
+        profile: str = "",
+        endpoint: str = "",
+        emulator: bool = False,
+        policy: retrying.RetryPolicy | None = None,
+        reads: TokenBucket | None = None,
+    ) -> None:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._policy = policy or retrying.RetryPolicy()
+        self._reads = reads or TokenBucket(burst=100, rate=20.0)
+        self._endpoint = endpoint or None
+        try:
+            credentials = EMULATOR_CREDENTIALS if emulator else {}
+            self._session = boto3.session.Session(
+                region_name=region or None, profile_name=profile or None, **credentials
+            )
+            self.ec2 = self._client("ec2")
+        except (BotoCoreError, ClientError) as exc:
+            raise classify(exc) from exc
+
+    def _client(self, service: str) -> Any:
+        client = self._session.client(service, endpoint_url=self._endpoint, config=_SDK_CONFIG)
+        client.meta.events.register(f"before-call.{client.meta.service_model.service_id.hyphenize()}", self._count)
+        return client
+
+    @property
+    def region(self) -> str:
+        return str(self.ec2.meta.region_name)
 
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:
             self.calls[model.name] += 1
 
-    def call(self, operation: str, **params: Any) -> dict[str, Any]:
+    def write(self, operation: str, **params: Any) -> dict[str, Any]:
+        """One try: the executor retries writes by kind under their own budget."""
         try:
             response: dict[str, Any] = getattr(self.ec2, operation)(**params)
             return response
         except (BotoCoreError, ClientError) as exc:
             raise classify(exc) from exc
 
+    def read(self, operation: str, **params: Any) -> dict[str, Any]:
+        return retrying.call(lambda: self.write(operation, **params), self._policy, pace=self._reads.take)
+
     def pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
-        try:
-            yield from self.ec2.get_paginator(operation).paginate(**params, PaginationConfig={"PageSize": 100})
-        except (BotoCoreError, ClientError) as exc:
-            raise classify(exc) from exc
+        """Every page, each fetched (and retried) on its own: a throttled third page costs one call."""
+        token: str | None = None
+        # EC2 refuses a page size beside an explicit id list (the ids bound the answer anyway).
+        size = None if {"InstanceIds", "RouteTableIds"} & set(params) else PAGE_SIZES.get(operation)
+        while True:
+            page = self.read(operation, **params, **({"MaxResults": size} if size else {}), **_token(token))
+            yield page
+            token = page.get("NextToken")
+            if not token:
+                return
 
     def route_quota(self) -> float | None:
         """Routes per route table from Service Quotas (L-93826ACB), or None when it cannot tell."""
         try:
-            client = self._session.client("service-quotas", config=_SDK_CONFIG)
-            client.meta.events.register("before-call.service-quotas", self._count)
-            quota = client.get_service_quota(ServiceCode="vpc", QuotaCode=ROUTE_QUOTA_CODE)
+            client = self._client("service-quotas")
+            quota = retrying.call(lambda: _quota(client), self._policy, pace=self._reads.take)
             return float(quota["Quota"]["Value"])
-        except (BotoCoreError, ClientError, KeyError, TypeError, ValueError):
+        except Exception:  # any answer but a number means "unknown": the configured default applies
             return None
 
 
-ROUTE_QUOTA_CODE = "L-93826ACB"
+def _token(token: str | None) -> dict[str, str]:
+    return {"NextToken": token} if token else {}
+
+
+def _quota(client: Any) -> dict[str, Any]:
+    try:
+        answer: dict[str, Any] = client.get_service_quota(ServiceCode="vpc", QuotaCode=ROUTE_QUOTA_CODE)
+        return answer
+    except (BotoCoreError, ClientError) as exc:
+        raise classify(exc) from exc

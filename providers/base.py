@@ -1,32 +1,90 @@
-"""The provider contract: one read, one write, and the error kinds in between.
+"""The provider contract: one read, a write that may finish later, and what the cloud can do.
 
-Like the Kubernetes cloud-provider `Routes` interface, but with the snapshot and the error
-taxonomy explicit. Everything cloud-specific (ENI ids, self links, tag encodings, operation
-polling) stays behind it; everything decided (which subnet, which route goes) stays in the engine.
+Like the Kubernetes cloud-provider `Routes` interface, but with the snapshot, the error taxonomy
+and the capabilities explicit. Everything cloud-specific (ENI ids, self links, tag encodings,
+operation polling) stays behind it; everything decided (which subnet, which route goes, in what
+order) stays in the engine. The engine never asks which cloud it is talking to: what differs
+between clouds and matters to the engine is declared here, in `Capabilities`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from cloudroutes.model import Action, Observed
+from cloudroutes.errors import CloudError
+from cloudroutes.model import Action, ActionKind, Observed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Budget:
+    """A client-side token bucket shaped like one of the cloud's own meters."""
+
+    family: str
+    """The cloud's name for the meter; write kinds naming the same family share one bucket."""
+    burst: int
+    rate: float
+    """Tokens per second after the burst."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capabilities:
+    """What a provider can do and how its cloud meters it, read by the engine and the executor."""
+
+    fixes_forwarding: bool
+    """It can switch a VM's forwarding flag on; if not, a node with it off is reported, not fixed."""
+    write_budgets: Mapping[ActionKind, Budget]
+    """The meter each write kind spends. `limits.write_burst/write_rate` override the route writes' one."""
+    read_budget: Budget
+    """The meter observe() spends, kept by the provider itself (`limits.read_burst/read_rate` override it)."""
+    node_write_order: tuple[ActionKind, ...] = ()
+    """Writes to one VM that must each have finished before the next starts, in this order (GCE:
+    forwarding, then labels: the instance PUT is guarded by a fingerprint a label write changes)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pending:
+    """A write the cloud accepted and is still carrying out (a GCE operation)."""
+
+    action: Action
+    handle: str
+    """The provider's name for the work under way (an operation's scope and name); opaque."""
+    step: str = ""
+    """Which step of a multi-step action this is (a GCE re-point: delete, then insert); opaque."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settled:
+    """A pending write that finished: with an error, or with a further step under way."""
+
+    pending: Pending
+    error: CloudError | None = None
+    next: Pending | None = None
 
 
 class Provider(Protocol):
+    @property
+    def capabilities(self) -> Capabilities: ...
+
     def observe(self) -> Observed:
         """One consistent snapshot: nodes, managed tables with their routes, occupied ranges, limits.
 
-        Raises PreflightError when the cloud refutes the config (no such VPC, no managed table).
-        """
+        Reads are retried by error kind under the read budget. Raises PreflightError when the
+        cloud refutes the config (no such VPC, no managed table)."""
         ...
 
-    def execute(self, action: Action) -> None:
-        """Perform one action; raise a CloudError kind (Throttled, Conflict, NotFound, ...) on failure."""
+    def execute(self, action: Action) -> Pending | None:
+        """Start one action, using only what the action carries (its node's and route's refs).
+
+        None: done. A Pending: accepted and under way; `settle` says when it ends. Raises a
+        CloudError kind (Throttled, Conflict, NotFound, ...) when the cloud refuses it."""
         ...
 
-    # Optional: `write_budgets: Mapping[ActionKind, tuple[int, float]]`, the (burst, per second)
-    # of writes the cloud meters apart from the main write bucket. Read with getattr by the executor.
+    def settle(self, pending: Sequence[Pending]) -> Sequence[Settled]:
+        """Which of these finished, learned in as few calls as the cloud allows. Those still
+        running are left out of the answer. A provider whose writes finish in `execute` returns ()."""
+        ...
 
     @property
     def api_calls(self) -> Mapping[str, int]:

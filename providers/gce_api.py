@@ -1,42 +1,61 @@
-"""Compute Engine calls: the google-cloud-compute clients, counted pages, and operation waits.
+"""Compute Engine calls: the google-cloud-compute clients, counted pages, and operations learned in batches.
 
-Every write returns an Operation. We wait with `operations.wait` (the server holds the call until
-DONE or about two minutes), from as many threads as the executor runs, but every wait or poll
-spends a token from one shared bucket: the Kubernetes GCE provider learned (k/k#64630) that
-unbudgeted polling burns the project's read quota. `ExtendedOperation.result()` is not used: its
-built-in poller ignores the client's endpoint (see reference/feasibility.md).
+Every write returns an Operation. Waiting on each one from its own thread (`operations.wait`, or
+the SDK's `ExtendedOperation.result()`, whose poller also ignores the client's endpoint) ties a
+worker to every write for the operation's whole life. Instead the executor keeps writes in
+flight and asks `operations()` now and then which of them are DONE: one filtered
+`globalOperations.list` / `zoneOperations.list` answers for up to `BATCH` operations, and every
+such call spends a token of the poll budget, because the Kubernetes GCE provider learned
+(kubernetes/kubernetes#64630) that unbudgeted polling burns the project's read quota.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from cloudroutes import retrying
 from cloudroutes.errors import CloudroutesError
 from cloudroutes.providers.gce_errors import classify
 from cloudroutes.ratelimit import TokenBucket
 
 PAGE_SIZE = 500
+BATCH = 50
+"""Operations asked about in one list call: the filter stays short, the answer one page."""
+GLOBAL = "global"
 
 
 class ComputeApi:
-    def __init__(self, project: str, endpoint: str = "", *, poll_burst: int = 5, poll_rate: float = 5.0) -> None:
-        """`poll_burst`/`poll_rate`: operation waits across all threads (limits.op_poll_*)."""
+    def __init__(
+        self,
+        project: str,
+        endpoint: str = "",
+        *,
+        anonymous: bool = False,
+        policy: retrying.RetryPolicy | None = None,
+        reads: TokenBucket | None = None,
+        polls: TokenBucket | None = None,
+    ) -> None:
+        """`anonymous`: no credentials at all, for an embedded cloud (gce.emulator); never inferred."""
         from google.cloud import compute_v1
 
         self.project = project
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._polls = TokenBucket(burst=poll_burst, rate=poll_rate)
+        self._policy = policy or retrying.RetryPolicy()
+        self._reads = reads or TokenBucket(burst=300, rate=20.0)
+        self._polls = polls or TokenBucket(burst=5, rate=5.0)
         options: dict[str, Any] = {}
         if endpoint:
             from google.api_core.client_options import ClientOptions
+
+            options["client_options"] = ClientOptions(api_endpoint=endpoint)
+        if anonymous:
             from google.auth.credentials import AnonymousCredentials
 
-            # An emulator: anonymous credentials, so no real token is ever sent to it.
-            options = {"credentials": AnonymousCredentials(), "client_options": ClientOptions(api_endpoint=endpoint)}
+            options["credentials"] = AnonymousCredentials()
         try:
             self.routes = compute_v1.RoutesClient(**options)
             self.instances = compute_v1.InstancesClient(**options)
@@ -45,24 +64,32 @@ class ComputeApi:
             self.projects = compute_v1.ProjectsClient(**options)
             self.global_ops = compute_v1.GlobalOperationsClient(**options)
             self.zone_ops = compute_v1.ZoneOperationsClient(**options)
-        except Exception as exc:
+        except Exception as exc:  # credential discovery raises google.auth errors: mapped in one place
             raise classify(exc) from exc
 
     def _count(self, operation: str) -> None:
         with self._lock:
             self.calls[operation] += 1
 
-    def call(self, name: str, method: Callable[..., Any], **request: Any) -> Any:
+    def write(self, name: str, method: Callable[..., Any], **request: Any) -> Any:
+        """One try: the executor retries writes by kind under their own budget."""
         self._count(name)
         try:
             return method(**request)
         except CloudroutesError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # every SDK error is mapped in one place
             raise classify(exc) from exc
 
-    def pages(self, name: str, method: Callable[..., Any], **request: Any) -> Iterator[Any]:
-        """Each page fetched is one call: the pager fetches lazily, so count as it goes."""
+    def read(self, name: str, method: Callable[..., Any], **request: Any) -> Any:
+        return retrying.call(lambda: self.write(name, method, **request), self._policy, pace=self._reads.take)
+
+    def pages(self, name: str, method: Callable[..., Any], **request: Any) -> list[Any]:
+        """Every page of a list. The pager fetches lazily and cannot resume mid-way, so a failed
+        page retries the whole listing (lists here are one or two pages of 500)."""
+        return retrying.call(lambda: list(self._pages(name, method, request)), self._policy, pace=self._reads.take)
+
+    def _pages(self, name: str, method: Callable[..., Any], request: dict[str, Any]) -> Iterator[Any]:
         try:
             pager = method(**request)
             self._count(name)
@@ -75,20 +102,31 @@ class ComputeApi:
         except Exception as exc:
             raise classify(exc) from exc
 
-    def wait(self, operation: Any, *, zone: str = "") -> Any:
-        """Block until the operation is DONE and return it. A failed wait call raises; the error a DONE
-        operation carries is the caller's to read (`operation_error`): only that one is final."""
-        from google.cloud import compute_v1
+    def operations(self, handles: Iterable[str]) -> dict[str, Any]:
+        """The current state of operations named `scope/name` (scope: a zone, or "global"), by handle,
+        in one list call per scope and BATCH operations, each paid for from the poll budget."""
+        by_scope: dict[str, list[str]] = defaultdict(list)
+        for handle in handles:
+            scope, _, name = handle.partition("/")
+            by_scope[scope].append(name)
+        found: dict[str, Any] = {}
+        for scope, names in sorted(by_scope.items()):
+            for start in range(0, len(names), BATCH):
+                chunk = names[start : start + BATCH]
+                for op in self._list_operations(scope, chunk):
+                    found[f"{scope}/{op.name}"] = op
+        return found
 
-        done = compute_v1.Operation.Status.DONE
-        while operation.status != done:
-            self._polls.take()
-            if zone:
-                operation = self.call(
-                    "zoneOperations.wait", self.zone_ops.wait, project=self.project, zone=zone, operation=operation.name
-                )
-            else:
-                operation = self.call(
-                    "globalOperations.wait", self.global_ops.wait, project=self.project, operation=operation.name
-                )
-        return operation
+    def _list_operations(self, scope: str, names: list[str]) -> list[Any]:
+        selector = " OR ".join(f'(name = "{n}")' for n in names)
+        request: dict[str, Any] = {"project": self.project, "filter": selector, "max_results": PAGE_SIZE}
+        method: Callable[..., Any]
+        if scope == GLOBAL:
+            operation, method = "globalOperations.list", self.global_ops.list
+        else:
+            operation, method = "zoneOperations.list", self.zone_ops.list
+            request["zone"] = scope
+        pages = retrying.call(
+            lambda: list(self._pages(operation, method, {"request": request})), self._policy, pace=self._polls.take
+        )
+        return [op for page in pages for op in page.items]

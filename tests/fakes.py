@@ -5,6 +5,10 @@ uniqueness: one route per destination per table), and a log of every call. It ap
 action kind to that state, so a second `observe()` shows what the first apply did. Pass
 `on_execute(action)` to make a chosen call fail: it runs before the state changes, and whatever
 it raises (Throttled, Conflict, ...) is what the executor sees.
+
+With `operation_polls=N` every write is an operation, as on GCE: `execute` returns a Pending and
+the write takes effect when the N-th `settle` after it answers; `on_settle(action)` may return
+the error that operation ends with (its write then has no effect).
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 
-from cloudroutes.errors import Conflict, NotFound, QuotaExceeded
+from cloudroutes.errors import CloudError, Conflict, NotFound, QuotaExceeded
 from cloudroutes.model import (
     Action,
     ActionKind,
@@ -29,10 +33,13 @@ from cloudroutes.model import (
     Table,
     TableKey,
 )
+from cloudroutes.providers.base import Budget, Capabilities, Pending, Settled
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 OnExecute = Callable[[Action], None]
+OnSettle = Callable[[Action], CloudError | None]
+UNMETERED = Budget(family="writes", burst=1_000_000, rate=1_000_000.0)
 
 
 def net(text: str) -> IPNetwork:
@@ -94,6 +101,10 @@ class FakeProvider:
         occupied: Iterable[str | IPNetwork] = (),
         quota_hint: str = "",
         on_execute: OnExecute | None = None,
+        fixes_forwarding: bool = True,
+        node_write_order: tuple[ActionKind, ...] = (),
+        operation_polls: int = 0,
+        on_settle: OnSettle | None = None,
     ) -> None:
         self.nodes: dict[NodeName, Node] = {n.name: n for n in nodes}
         items = tables.items() if isinstance(tables, Mapping) else ((t, ()) for t in tables)
@@ -106,6 +117,19 @@ class FakeProvider:
         self.on_execute = on_execute
         self.calls: list[Action] = []
         """Every execute() call, in order, including the ones that raised."""
+        self.capabilities = Capabilities(
+            fixes_forwarding=fixes_forwarding,
+            write_budgets=dict.fromkeys(ActionKind, UNMETERED),
+            read_budget=UNMETERED,
+            node_write_order=node_write_order,
+        )
+        self.operation_polls = operation_polls
+        self.on_settle = on_settle
+        self.settles = 0
+        """settle() calls made: each one is a single batched ask, whatever the number of operations."""
+        self._operations: dict[str, tuple[Action, int]] = {}
+        self.peak_operations = 0
+        """The most operations ever in flight at once."""
         self._counts: Counter[str] = Counter()
         self._lock = threading.RLock()
 
@@ -141,14 +165,39 @@ class FakeProvider:
             )
             return Observed(nodes=tuple(self.nodes.values()), tables=tables, occupied=self.occupied)
 
-    def execute(self, action: Action) -> None:
+    def execute(self, action: Action) -> Pending | None:
         with self._lock:
             self.calls.append(action)
             self._counts[str(action.kind)] += 1
         if self.on_execute is not None:
             self.on_execute(action)
         with self._lock:
+            if self.operation_polls:
+                handle = f"op-{len(self.calls)}"
+                self._operations[handle] = (action, self.settles + self.operation_polls)
+                self.peak_operations = max(self.peak_operations, len(self._operations))
+                return Pending(action=action, handle=handle)
             self._apply(action)
+        return None
+
+    def settle(self, pending: Sequence[Pending]) -> Sequence[Settled]:
+        with self._lock:
+            self.settles += 1
+            self._counts["settle"] += 1
+            finished = []
+            for item in pending:
+                action, due = self._operations.get(item.handle, (item.action, 0))
+                if due > self.settles:
+                    continue
+                self._operations.pop(item.handle, None)
+                error = self.on_settle(action) if self.on_settle else None
+                if error is None:
+                    try:
+                        self._apply(action)
+                    except CloudError as exc:
+                        error = exc
+                finished.append(Settled(pending=item, error=error))
+            return finished
 
     # -- helpers for tests -----------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
@@ -34,17 +36,25 @@ def node_cidr(
     setup_logging(False)
 
     def body() -> int:
-        from cloudroutes import nodecidr
+        from cloudroutes import nodecidr, providers
 
         if format_ not in nodecidr.FORMATS:
             raise ConfigError(f"--format must be one of {', '.join(nodecidr.FORMATS)}")
-        if provider == "aws":
-            subnets = nodecidr.aws_subnets(instance_id, region=region, imds=imds or nodecidr.DEFAULT_IMDS)
-        elif provider == "gce":
-            subnets = nodecidr.gce_subnets(instance_id, metadata=imds or nodecidr.DEFAULT_GCE_METADATA)
-        else:
-            raise ConfigError("--provider must be aws or gce")
+        try:
+            reader = providers.node_reader(provider)
+        except ValueError:
+            raise ConfigError("--provider must be aws or gce") from None
+        settings = _settings(provider, os.environ) | ({"region": region} if region else {})
+        subnets = reader(instance_id, metadata=imds, settings=settings)
         out.print(nodecidr.render(subnets, format_), markup=False, highlight=False)
         return EXIT_OK
 
     guarded(body)
+
+
+def _settings(provider: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The provider's connection keys from CLOUDROUTES_<PROVIDER>_<KEY>, as `apply` would read them
+    (a boot script has no config file): region, profile, project, endpoint, emulator."""
+    prefix = f"CLOUDROUTES_{provider.upper()}_"
+    keys = ("region", "profile", "project", "endpoint", "emulator")
+    return {key: env[prefix + key.upper()] for key in keys if prefix + key.upper() in env}

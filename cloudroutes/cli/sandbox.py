@@ -29,10 +29,9 @@ def demo(
     setup_logging(False)
 
     def body() -> int:
-        from cloudroutes import demo as story
-        from cloudroutes import demo_worlds
+        from cloudroutes.demo import clouds, story
 
-        builders = {"aws": demo_worlds.aws_world, "gce": demo_worlds.gce_world}
+        builders = {"aws": clouds.aws_world, "gce": clouds.gce_world}
         if provider not in builders:
             raise ConfigError(f"--provider must be one of {', '.join(builders)}")
         text = output is Output.text

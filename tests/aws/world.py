@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudroutes import config as config_mod
-from cloudroutes.providers.aws import AwsProvider
+from cloudroutes import providers
 from cloudroutes.sim import ec2_seed
 from cloudroutes.sim.ec2 import Ec2Sim
 
@@ -53,8 +53,8 @@ class World:
         target.write_text(self.config_text(**kwargs))
         return str(target)
 
-    def provider(self, **kwargs: Any) -> AwsProvider:
-        return AwsProvider(self.config(**kwargs))
+    def provider(self, **kwargs: Any) -> providers.Provider:
+        return providers.create("aws", self.config(**kwargs))
 
     def routes(self, table: str) -> dict[str, dict[str, Any]]:
         tables = self.ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"]

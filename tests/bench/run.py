@@ -20,9 +20,8 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from cloudroutes import config as config_mod
-from cloudroutes import engine, planner
+from cloudroutes import engine, planner, providers
 from cloudroutes.model import Node, NodeName, NodeState, Observed, Table, TableKey
-from cloudroutes.providers.aws import AwsProvider
 from cloudroutes.sim import ec2_seed
 from cloudroutes.sim.ec2 import Ec2Sim
 
@@ -50,7 +49,7 @@ def seeded(nodes: int, *, bucket: tuple[int, float] | None, azs: int = 1) -> tup
 def converge(nodes: int, limits: str, label: str, azs: int = 1) -> dict[str, object]:
     sim, seed = seeded(nodes, bucket=AWS_BUCKET, azs=azs)
     cfg = cluster_config(seed.vpc_id, limits)
-    provider = AwsProvider(cfg)
+    provider = providers.create("aws", cfg)
     started = time.monotonic()
     report = engine.apply(provider, cfg, engine.make_plan(provider, cfg))
     elapsed = time.monotonic() - started
@@ -119,7 +118,7 @@ def kubernetes_style(nodes: int) -> dict[str, object]:
 
 def gce_converge(nodes: int, concurrency: int, op_seconds: float, poll_rate: float = 5.0) -> dict[str, object]:
     """GCE writes are operations that take time: waiting on them concurrently is what pipelines them."""
-    from cloudroutes.providers.gce import GceProvider
+    from cloudroutes import providers
     from cloudroutes.sim.gce import ComputeSim, seed_demo
 
     sim = ComputeSim(project="bench", op_seconds=op_seconds).start()
@@ -129,7 +128,7 @@ def gce_converge(nodes: int, concurrency: int, op_seconds: float, poll_rate: flo
         f'[gce]\nproject = "bench"\nfix_forwarding = true\nendpoint = "{sim.endpoint}"\n'
         f"[limits]\nconcurrency = {concurrency}\nop_poll_rate = {poll_rate}\nop_poll_burst = {int(poll_rate)}\n"
     )
-    provider = GceProvider(cfg)
+    provider = providers.create("gce", cfg)
     started = time.monotonic()
     report = engine.apply(provider, cfg, engine.make_plan(provider, cfg))
     row = {
@@ -150,7 +149,7 @@ def reads_per_pass(nodes: int) -> dict[str, object]:
     sim, seed = seeded(nodes, bucket=None, azs=2)
     # Setting the cluster up is not what is measured here: no client-side write limit for it.
     cfg = cluster_config(seed.vpc_id, "write_burst = 100000\nwrite_rate = 100000.0\n")
-    provider = AwsProvider(cfg)
+    provider = providers.create("aws", cfg)
     engine.apply(provider, cfg, engine.make_plan(provider, cfg))
     sim.reset_calls()
     started = time.monotonic()

@@ -16,7 +16,13 @@ from .world import PROJECT, World, seed_world
 
 @pytest.fixture
 def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[ComputeSim]:
-    for key in ("CLOUDROUTES_CONFIG", "CLOUDROUTES_PROVIDER", "CLOUDROUTES_GCE_ENDPOINT", "CLOUDROUTES_GCE_PROJECT"):
+    for key in (
+        "CLOUDROUTES_CONFIG",
+        "CLOUDROUTES_PROVIDER",
+        "CLOUDROUTES_GCE_ENDPOINT",
+        "CLOUDROUTES_GCE_PROJECT",
+        "CLOUDROUTES_GCE_EMULATOR",
+    ):
         monkeypatch.delenv(key, raising=False)
     with ComputeSim(project=PROJECT) as cloud:
         yield cloud

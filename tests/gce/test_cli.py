@@ -20,6 +20,11 @@ def no_writes(world) -> bool:
     return world.sim.writes() == []
 
 
+def emulator(world) -> dict[str, str]:
+    """How a shell points cloudroutes at the embedded cloud: its endpoint, and anonymous credentials asked for."""
+    return {"CLOUDROUTES_GCE_ENDPOINT": world.sim.endpoint, "CLOUDROUTES_GCE_EMULATOR": "true"}
+
+
 def one_line(text: str) -> bool:
     return text.strip() != "" and "\n" not in text.strip()
 
@@ -59,6 +64,7 @@ def test_every_key_can_come_from_the_environment(world, cli, tmp_path, monkeypat
         "CLOUDROUTES_GCE_PROJECT": PROJECT,
         "CLOUDROUTES_GCE_NETWORK": "default",
         "CLOUDROUTES_GCE_ENDPOINT": world.sim.endpoint,
+        "CLOUDROUTES_GCE_EMULATOR": "true",
         "CLOUDROUTES_GCE_FIX_FORWARDING": "true",
     }
     result = cli("plan", "--output", "json", **env)
@@ -91,9 +97,9 @@ def test_json_output_documents_plan_apply_and_status(world, cli):
     assert applied["writes"] == 6
     assert all(r["outcome"] == "done" and r["attempts"] == 1 for r in applied["results"])
     # The apply's own calls: its writes and the one observation that verifies them.
-    assert applied["api_calls"] == {"instances.update": 2, "instances.setLabels": 2, "routes.insert": 2} | {
-        op: 1 for op in READS
-    }
+    # A forwarding fix reads its instance fresh (a whole-instance PUT) and writes it back.
+    writes = {"instances.get": 2, "instances.update": 2, "instances.setLabels": 2, "routes.insert": 2}
+    assert applied["api_calls"] == writes | {op: 1 for op in READS}
     assert applied["remaining"]["changes"] == 0 and applied["retries"] == {}
 
     status = json.loads(cli("status", "--config", config, "-o", "json").output)
@@ -243,7 +249,7 @@ def test_a_quota_error_inside_an_operation_exits_1_without_retry(world, cli):
 
 def test_node_cidr_prints_the_recorded_subnet(world, cli):
     nodes = world.add_nodes(2)
-    env = {"CLOUDROUTES_GCE_ENDPOINT": world.sim.endpoint, "CLOUDROUTES_GCE_PROJECT": PROJECT}
+    env = {**emulator(world), "CLOUDROUTES_GCE_PROJECT": PROJECT}
     instance = f"{world.zone_for(nodes[1])}/{nodes[1]}"
 
     before = cli("node-cidr", "--provider", "gce", "--instance-id", instance, **env)
@@ -259,7 +265,7 @@ def test_node_cidr_prints_the_recorded_subnet(world, cli):
 
 def test_node_cidr_refuses_an_unknown_instance_or_a_bare_name(world, cli):
     world.add_nodes(1)
-    env = {"CLOUDROUTES_GCE_ENDPOINT": world.sim.endpoint, "CLOUDROUTES_GCE_PROJECT": PROJECT}
+    env = {**emulator(world), "CLOUDROUTES_GCE_PROJECT": PROJECT}
     missing = cli("node-cidr", "--provider", "gce", "--instance-id", "us-central1-a/ghost", **env)
     assert missing.exit_code == 2 and "not found" in missing.output and one_line(missing.output)
     bare = cli("node-cidr", "--provider", "gce", "--instance-id", "node-1", **env)
@@ -301,7 +307,7 @@ def test_node_cidr_on_the_vm_reads_zone_name_and_project_from_metadata(world, cl
     world.add_nodes(2)
     assert cli("apply", "--config", world.write_config(), "--yes").exit_code == 0
 
-    result = cli("node-cidr", "--provider", "gce", "--imds", metadata, CLOUDROUTES_GCE_ENDPOINT=world.sim.endpoint)
+    result = cli("node-cidr", "--provider", "gce", "--imds", metadata, **emulator(world))
 
     assert result.exit_code == 0, result.output
     assert result.output.strip() == world.pod_cidrs()["node-2"]
@@ -328,3 +334,19 @@ def test_two_nodes_with_one_name_in_two_zones_are_refused(world, cli):
     assert result.exit_code == 2 and "two nodes are named twin" in result.output
     assert one_line(result.output)
     assert no_writes(world)
+
+
+def test_an_endpoint_alone_never_switches_to_anonymous_credentials(world, cli, monkeypatch):
+    """A private endpoint in production must not run unauthenticated: anonymous only with gce.emulator."""
+    world.add_nodes(1)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/credentials.json")
+    text = world.config_text().replace("emulator = true\n", "")
+    config = world.path / "no-emulator.toml"
+    config.write_text(text)
+    world.sim.reset_calls()
+
+    result = cli("plan", "--config", str(config))
+
+    assert result.exit_code == 2, result.output
+    assert "credentials" in result.output and one_line(result.output)
+    assert world.sim.calls == [], "nothing reached the endpoint without credentials"

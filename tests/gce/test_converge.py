@@ -13,7 +13,7 @@ from ipaddress import ip_network
 
 import pytest
 
-from cloudroutes import engine
+from cloudroutes import engine, providers
 from cloudroutes.model import ActionKind, Outcome
 from cloudroutes.providers import gce_names as names
 
@@ -60,7 +60,9 @@ def test_an_apply_reads_once_to_plan_and_once_to_verify(world):
     assert {op: calls[op] for op in READS} == {op: 2 for op in READS}
     writes = count(world.sim.writes())
     assert writes == {"instances.update": 4, "instances.setLabels": 4, "routes.insert": 4}
-    assert set(calls) - set(writes) == READS, "no per-node get, no per-zone list, no route read back"
+    # The one per-node read: a forwarding fix is a whole-instance PUT of the instance read fresh.
+    assert calls["instances.get"] == writes["instances.update"]
+    assert set(calls) - set(writes) == READS | {"instances.get"}, "no per-zone list, no route read back"
 
 
 @pytest.mark.parametrize("n", [3, 30])
@@ -157,12 +159,15 @@ def test_slow_operations_are_waited_on_and_still_converge(world):
     assert report.converged
     world.assert_converged(nodes)
     calls = count(world.sim.calls)
-    assert calls["zoneOperations.wait"] >= 6, "instances.update and setLabels are zone operations"
-    assert calls["globalOperations.wait"] >= 3, "routes.insert is a global operation"
-    zone_waits = {
-        c.path.split("/zones/")[1].split("/")[0] for c in world.sim.calls if method_id(c) == "zoneOperations.wait"
+    assert calls["zoneOperations.list"] >= 2, "instances.update and setLabels are zone operations"
+    assert calls["globalOperations.list"] >= 1, "routes.insert is a global operation"
+    assert not {"zoneOperations.wait", "globalOperations.wait", "zoneOperations.get", "globalOperations.get"} & set(
+        calls
+    ), "operations are learned in batches, never waited on one by one"
+    zone_polls = {
+        c.path.split("/zones/")[1].split("/")[0] for c in world.sim.calls if method_id(c) == "zoneOperations.list"
     }
-    assert zone_waits == set(ZONES), "each zone operation is waited on in its own zone"
+    assert zone_polls == set(ZONES), "each zone's operations are asked about in their own zone"
     assert all(op["status"] == "DONE" and "error" not in op for op in world.sim.operations())
 
 
@@ -353,7 +358,7 @@ def test_moving_a_subnet_is_delete_then_insert(world):
     assert calls[ops.index("routes.delete")].path.endswith(f"/global/routes/{stale}")
     # Same name: the insert goes only once the delete's operation is DONE (otherwise GCE answers 409).
     between = ops[ops.index("routes.delete") : ops.index("routes.insert")]
-    assert "globalOperations.wait" in between
+    assert "globalOperations.list" in between
     assert all(c.status == 200 for c in world.sim.writes())
 
 
@@ -502,31 +507,30 @@ def test_foreign_routes_are_untouched_and_their_ranges_never_allocated(world):
     assert world.plan().plan.empty
 
 
-def test_a_dropped_wait_retries_the_write_under_the_same_request_id(world):
-    """The operation runs on even when the wait call fails: the retry must replay it, not start another."""
+def test_a_lost_answer_retries_the_write_under_the_same_request_id(world):
+    """The insert reached GCE but its answer was lost: the retry must replay it, not start another."""
     from google.api_core import exceptions as gx
-
-    from cloudroutes.providers.gce import GceProvider
 
     world.sim.op_seconds = 0.05
     nodes = world.add_nodes(2, forwarding=True)
     cfg = world.config()
-    provider = GceProvider(cfg)
-    real_wait = provider._api.global_ops.wait
-    dropped: list[str] = []
+    provider = providers.create("gce", cfg)
+    real_insert = provider._api.routes.insert_unary
+    lost: list[str] = []
 
-    def flaky_wait(**request):
-        if not dropped:
-            dropped.append(request["operation"])
-            raise gx.ServiceUnavailable("connection reset while waiting")
-        return real_wait(**request)
+    def answer_lost_once(**request):
+        operation = real_insert(**request)
+        if not lost:
+            lost.append(operation.name)
+            raise gx.ServiceUnavailable("connection reset before the answer arrived")
+        return operation
 
-    provider._api.global_ops.wait = flaky_wait  # the emulator injects faults into writes only
+    provider._api.routes.insert_unary = answer_lost_once
     world.sim.reset_calls()
 
     report = engine.apply(provider, cfg, engine.make_plan(provider, cfg))
 
-    assert report.converged and dropped
+    assert report.converged and lost
     assert report.retries["transient"] == 1
     inserts = [c for c in world.sim.writes() if method_id(c) == "routes.insert"]
     assert len(inserts) == 3 and all(c.status == 200 for c in inserts)
@@ -534,4 +538,30 @@ def test_a_dropped_wait_retries_the_write_under_the_same_request_id(world):
     assert len(repeated) == 1, "the retried insert carries the first one's requestId"
     assert "routes.get" not in count(world.sim.calls), "a replayed insert is no 409 to settle"
     assert len([op for op in world.sim.operations() if op["operationType"] == "insert"]) == 2
+    world.assert_converged(nodes)
+
+
+def test_a_failed_poll_neither_fails_nor_repeats_the_writes_in_flight(world):
+    from google.api_core import exceptions as gx
+
+    world.sim.op_seconds = 0.05
+    nodes = world.add_nodes(2, forwarding=True)
+    cfg = world.config()
+    provider = providers.create("gce", cfg)
+    real_list = provider._api.global_ops.list
+    dropped: list[str] = []
+
+    def flaky_list(**request):
+        if not dropped:
+            dropped.append(request["request"]["filter"])
+            raise gx.ServiceUnavailable("connection reset while listing operations")
+        return real_list(**request)
+
+    provider._api.global_ops.list = flaky_list
+    world.sim.reset_calls()
+
+    report = engine.apply(provider, cfg, engine.make_plan(provider, cfg))
+
+    assert report.converged and dropped
+    assert count(world.sim.writes())["routes.insert"] == 2
     world.assert_converged(nodes)

@@ -13,9 +13,8 @@ from ipaddress import ip_network
 from typing import Any
 
 from cloudroutes import config as config_mod
-from cloudroutes import engine
+from cloudroutes import engine, providers
 from cloudroutes.providers import gce_names as names
-from cloudroutes.providers.gce import GceProvider
 from cloudroutes.sim.gce import Call, ComputeSim, endpoints
 
 PROJECT = "demo-project"
@@ -36,6 +35,7 @@ project = "{project}"
 network = "{network}"
 fix_forwarding = {fix_forwarding}
 endpoint = "{endpoint}"
+emulator = true
 [limits]
 backoff_max = 0.05
 write_burst = 500
@@ -115,15 +115,15 @@ class World:
         target.write_text(self.config_text(**kwargs))
         return str(target)
 
-    def provider(self, **kwargs: Any) -> GceProvider:
-        return GceProvider(self.config(**kwargs))
+    def provider(self, **kwargs: Any) -> providers.Provider:
+        return providers.create("gce", self.config(**kwargs))
 
     def plan(self, **kwargs: Any) -> engine.Planned:
         return engine.make_plan(self.provider(**kwargs), self.config(**kwargs))
 
     def converge(self, **kwargs: Any) -> engine.Report:
         cfg = self.config(**kwargs)
-        provider = GceProvider(cfg)
+        provider = providers.create("gce", cfg)
         return engine.apply(provider, cfg, engine.make_plan(provider, cfg))
 
     # -- the cloud, read back ----------------------------------------------------------------

@@ -287,11 +287,12 @@ def test_config_exports_and_boot_environment_follow_the_provider(provider: str, 
     else:
         assert text.startswith('provider = "gce"\n') and text.endswith(
             '[gce]\nproject = "cloudroutes-lab"\nnetwork = "default"\nfix_forwarding = true\n'
-            'endpoint = "http://127.0.0.1:5000"\n'
+            'endpoint = "http://127.0.0.1:5000"\nemulator = true\n'
         )
         assert info.environment() == {
             "CLOUDROUTES_GCE_ENDPOINT": "http://127.0.0.1:5000",
             "CLOUDROUTES_GCE_PROJECT": "cloudroutes-lab",
+            "CLOUDROUTES_GCE_EMULATOR": "true",
             "CLOUDROUTES_CONFIG": str(tmp_path / "cloudroutes.toml"),
         }
         assert (boot["CLOUDROUTES_GCE_ENDPOINT"], boot["CLOUDROUTES_GCE_PROJECT"]) == (

@@ -69,8 +69,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert got.aws == AwsConfig(route_limit=50)
     assert (got.gce.network, got.gce.priority, got.gce.fix_forwarding) == ("default", 1000, False)
     assert got.limits == Limits(
-        write_burst=50,
-        write_rate=5.0,
+        write_burst=None,
+        write_rate=None,
         concurrency=16,
         max_attempts=6,
         backoff_max=20.0,

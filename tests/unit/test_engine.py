@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from ipaddress import ip_network
@@ -9,7 +10,7 @@ from ipaddress import ip_network
 import pytest
 
 from cloudroutes import engine
-from cloudroutes.config import Config, GceConfig, Limits
+from cloudroutes.config import Config, Limits
 from cloudroutes.errors import Conflict, GuardError, QuotaExceeded, Throttled
 from cloudroutes.executor import Executor
 from cloudroutes.model import Action, ActionKind, Cluster, NodeName, Outcome, ProblemKind, TableKey
@@ -20,11 +21,10 @@ A0, A1, A2, A3 = (ip_network(f"10.244.{i}.0/24") for i in range(4))
 WRITES = {str(k) for k in ActionKind}
 
 
-def config(*, conflict_rounds: int = 2, provider: str = "aws", fix_forwarding: bool = False) -> Config:
+def config(*, conflict_rounds: int = 2) -> Config:
     return Config(
-        provider=provider,
+        provider="aws",
         cluster=Cluster(name="demo", cidrs=(ip_network("10.244.0.0/16"),)),
-        gce=GceConfig(fix_forwarding=fix_forwarding),
         limits=Limits(conflict_rounds=conflict_rounds, max_attempts=3, concurrency=4),
     )
 
@@ -222,13 +222,14 @@ def test_destroy_removes_ours_and_keeps_the_rest() -> None:
     assert all(nd.forwarding for nd in fake.nodes.values())  # forwarding flags stay
 
 
-def test_gce_without_fix_forwarding_reports_instead_of_acting() -> None:
-    fake = new_cluster()
-    report = run(fake, config(provider="gce", fix_forwarding=False))
+def test_a_provider_that_cannot_fix_forwarding_reports_instead_of_acting() -> None:
+    fake = new_cluster(fixes_forwarding=False)
+    report = run(fake, config())
     assert not any(a.kind is ActionKind.ENABLE_FORWARDING for a in fake.calls)
     assert not report.converged and report.final.empty
     assert [p.kind for p in report.final.problems] == [ProblemKind.FORWARDING_OFF]
-    assert run(fake, config(provider="gce", fix_forwarding=True)).converged
+    fake.capabilities = dataclasses.replace(fake.capabilities, fixes_forwarding=True)
+    assert run(fake, config()).converged
 
 
 def test_quota_exceeded_from_the_cloud_is_unresolved() -> None:

@@ -1,7 +1,8 @@
-"""executor and token bucket: phases in order, retries by error kind, a write budget; no real sleeping."""
+"""executor and token bucket: order per node, retries by error kind, budgets, operations; no real sleeping."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -12,7 +13,8 @@ import pytest
 from cloudroutes.config import Limits
 from cloudroutes.errors import CloudError, Conflict, Denied, Invalid, QuotaExceeded, Throttled, Transient
 from cloudroutes.executor import Executor
-from cloudroutes.model import WRITE_ORDER, Action, ActionKind, ActionResult, NodeName, Outcome, Plan, TableKey
+from cloudroutes.model import ACTION_ORDER, Action, ActionKind, ActionResult, NodeName, Outcome, Plan, TableKey
+from cloudroutes.providers.base import Budget
 from cloudroutes.ratelimit import TokenBucket
 from tests.fakes import FakeProvider, node, route
 
@@ -44,7 +46,7 @@ def make_executor(
     clock = Clock()
     limits = Limits(max_attempts=max_attempts, concurrency=concurrency, backoff_max=5.0)
     bucket = TokenBucket(burst=burst, rate=rate, clock=clock, sleep=clock.sleep)
-    return Executor(fake, limits, bucket=bucket, sleep=clock.sleep), clock
+    return Executor(fake, limits, bucket=bucket, sleep=clock.sleep, clock=clock), clock
 
 
 def create(dest: object, who: str, table: str = "rt-a") -> Action:
@@ -77,7 +79,7 @@ def by_action(results: tuple[ActionResult, ...]) -> dict[tuple[ActionKind, str |
 # -- phases --------------------------------------------------------------------------------
 
 
-def test_phases_run_in_write_order_whatever_the_plan_order() -> None:
+def test_every_action_runs_once_and_the_end_state_is_the_plan() -> None:
     fake = FakeProvider(
         nodes=[node("a", recorded=[A0], forwarding=False), node("b"), node("c", recorded=[A3])],
         tables={"rt-a": [route("rt-a", A0, "a", exact=False), route("rt-a", A2, None)]},
@@ -92,27 +94,62 @@ def test_phases_run_in_write_order_whatever_the_plan_order() -> None:
     )
     ex, _ = make_executor(fake)
     results = ex.run(Plan(actions=actions))
-    assert [a.kind for a in fake.calls] == list(WRITE_ORDER)
-    assert [r.action.kind for r in results] == list(WRITE_ORDER)
+    assert sorted(a.kind for a in fake.calls) == sorted(ACTION_ORDER)
     assert all(r.outcome is Outcome.DONE and r.attempts == 1 for r in results)
     assert fake.table("rt-a") == {A0: "a", A1: "b"}
     assert fake.nodes[NodeName("c")].recorded == ()
-
-
-def test_a_phase_finishes_before_the_next_starts() -> None:
-    fake = FakeProvider(nodes=[node(f"n{i}") for i in range(8)])
-    claims = [
-        Action(kind=ActionKind.CLAIM, node=NodeName(f"n{i}"), subnets=(ip_network(f"10.244.{i}.0/24"),))
-        for i in range(8)
-    ]
-    creates = [create(ip_network(f"10.244.{i}.0/24"), f"n{i}") for i in range(8)]
-    ex, _ = make_executor(fake, concurrency=8)
-    seen: list[ActionResult] = []
-    ex.run(Plan(actions=tuple(creates + claims)), progress=seen.append)
     kinds = [a.kind for a in fake.calls]
-    assert kinds == [ActionKind.CLAIM] * 8 + [ActionKind.CREATE] * 8
-    assert len(seen) == 16 and all(r.outcome is Outcome.DONE for r in seen)
-    assert len(fake.table("rt-a")) == 8
+    assert kinds.index(ActionKind.CLAIM) < kinds.index(ActionKind.CREATE), "b's claim lands before b's route"
+    assert kinds.index(ActionKind.UNCLAIM) > max(kinds.index(ActionKind.DELETE), kinds.index(ActionKind.REPLACE))
+
+
+def test_a_nodes_route_waits_for_its_own_claim_only() -> None:
+    """No phase barrier: node a's route goes while node b's claim is still in the cloud's hands."""
+    a_routed = threading.Event()
+
+    def b_claim_waits_for_a_route(action: Action) -> None:
+        if action.kind is ActionKind.CLAIM and action.node == "b" and not a_routed.wait(timeout=5):
+            raise AssertionError("a's route waited for b's claim: a phase barrier")
+        if action.kind is ActionKind.CREATE and action.node == "a":
+            a_routed.set()
+
+    fake = FakeProvider(nodes=[node("a"), node("b")], on_execute=b_claim_waits_for_a_route)
+    actions = (
+        Action(kind=ActionKind.CLAIM, node=NodeName("a"), subnets=(A0,)),
+        Action(kind=ActionKind.CLAIM, node=NodeName("b"), subnets=(A1,)),
+        create(A0, "a"),
+        create(A1, "b"),
+    )
+    ex, _ = make_executor(fake, concurrency=2)
+    results = ex.run(Plan(actions=actions))
+    assert all(r.outcome is Outcome.DONE for r in results), results
+    calls = [(a.kind, a.node) for a in fake.calls]
+    assert calls.index((ActionKind.CLAIM, "a")) < calls.index((ActionKind.CREATE, "a"))
+    assert calls.index((ActionKind.CLAIM, "b")) < calls.index((ActionKind.CREATE, "b"))
+
+
+def test_the_providers_node_write_order_is_kept_per_node() -> None:
+    """GCE: a node's forwarding PUT must have finished before its label write goes."""
+    fake = FakeProvider(
+        nodes=[node("a", forwarding=False), node("b", forwarding=False)],
+        node_write_order=(ActionKind.ENABLE_FORWARDING, ActionKind.CLAIM),
+        operation_polls=2,
+    )
+    actions = tuple(
+        a
+        for who, block in (("a", A0), ("b", A1))
+        for a in (
+            Action(kind=ActionKind.CLAIM, node=NodeName(who), subnets=(block,)),
+            Action(kind=ActionKind.ENABLE_FORWARDING, node=NodeName(who)),
+        )
+    )
+    ex, _ = make_executor(fake)
+    results = ex.run(Plan(actions=actions))
+    assert all(r.outcome is Outcome.DONE for r in results)
+    calls = [(a.kind, a.node) for a in fake.calls]
+    for who in ("a", "b"):
+        assert calls.index((ActionKind.ENABLE_FORWARDING, who)) < calls.index((ActionKind.CLAIM, who))
+    assert fake.nodes[NodeName("a")].forwarding and fake.nodes[NodeName("a")].recorded == (A0,)
 
 
 # -- retries by error kind -----------------------------------------------------------------
@@ -305,11 +342,6 @@ def test_retries_pay_the_bucket_too() -> None:
 
 def test_writes_a_provider_meters_apart_do_not_spend_the_route_bucket() -> None:
     """EC2 meters CreateTags on its own: five claims must not make one route create wait."""
-    from cloudroutes.config import Limits
-    from cloudroutes.executor import Executor
-    from cloudroutes.model import Action, ActionKind, NodeName, Plan, TableKey
-    from tests.fakes import FakeProvider, node
-
     names = [f"n{i}" for i in range(5)]
     plan = Plan(
         actions=(
@@ -317,19 +349,18 @@ def test_writes_a_provider_meters_apart_do_not_spend_the_route_bucket() -> None:
                 Action(kind=ActionKind.CLAIM, node=NodeName(n), subnets=(ip_network(f"10.244.{i}.0/24"),))
                 for i, n in enumerate(names)
             ),
-            Action(
-                kind=ActionKind.CREATE,
-                node=NodeName("n0"),
-                table=TableKey("rt-a"),
-                destination=ip_network("10.244.0.0/24"),
-            ),
+            create(ip_network("10.244.0.0/24"), "n0"),
         )
     )
+    routes = Budget(family="routes", burst=1, rate=0.001)
     waits: dict[str, float] = {}
-    for label, budgets in (("apart", {ActionKind.CLAIM: (100, 1000.0)}), ("shared", {})):
+    for label, tags in (("apart", Budget(family="tags", burst=100, rate=1000.0)), ("shared", routes)):
         fake = FakeProvider(nodes=[node(n) for n in names])
-        fake.write_budgets = budgets  # type: ignore[attr-defined]
-        executor = Executor(fake, Limits(write_burst=1, write_rate=0.001), sleep=lambda seconds: None)
+        fake.capabilities = dataclasses.replace(
+            fake.capabilities, write_budgets={ActionKind.CREATE: routes, ActionKind.CLAIM: tags}
+        )
+        clock = Clock()
+        executor = Executor(fake, Limits(), sleep=clock.sleep, clock=clock)
         executor.run(plan)
         waits[label] = executor.tally.bucket_wait_s
     assert waits["apart"] == 0
@@ -359,3 +390,57 @@ def test_progress_is_reported_per_action_not_per_phase() -> None:
     executor = Executor(fake, Limits(concurrency=1, write_burst=100), sleep=lambda seconds: None)
     results = executor.run(Plan(actions=creates), progress=lambda result: first_reported.set())
     assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE]
+
+
+# -- operations (writes the cloud finishes later) ------------------------------------------
+
+
+def creates(count: int) -> tuple[Action, ...]:
+    return tuple(create(ip_network(f"10.244.{i}.0/24"), f"n{i}") for i in range(count))
+
+
+def test_operations_in_flight_are_learned_in_batches_not_one_call_each() -> None:
+    fake = FakeProvider(nodes=[node(f"n{i}") for i in range(40)], operation_polls=2)
+    ex, _ = make_executor(fake, concurrency=8)
+    results = ex.run(Plan(actions=creates(40)))
+    assert all(r.outcome is Outcome.DONE and r.attempts == 1 for r in results)
+    assert len(fake.table("rt-a")) == 40
+    assert fake.settles < 40 / 4, "one settle answers for many operations"
+
+
+def test_operations_in_flight_are_bounded_by_max_in_flight_not_by_workers() -> None:
+    fake = FakeProvider(nodes=[node(f"n{i}") for i in range(12)], operation_polls=3)
+    clock = Clock()
+    limits = Limits(concurrency=2, max_in_flight=5)
+    bucket = TokenBucket(burst=1000, rate=1000.0, clock=clock, sleep=clock.sleep)
+    results = Executor(fake, limits, bucket=bucket, sleep=clock.sleep, clock=clock).run(Plan(actions=creates(12)))
+    assert all(r.outcome is Outcome.DONE for r in results)
+    assert fake.peak_operations == 5, "more operations than workers, never more than max_in_flight"
+
+
+@pytest.mark.parametrize(("error", "outcome"), [(Throttled, Outcome.DONE), (Conflict, Outcome.CONFLICT)])
+def test_an_operation_that_ends_in_error_is_retried_only_when_the_kind_says_so(
+    error: type[CloudError], outcome: Outcome
+) -> None:
+    ended = Counter[str]()
+
+    def first_ends_badly(action: Action) -> CloudError | None:
+        ended["n"] += 1
+        return error("inside the operation") if ended["n"] == 1 else None
+
+    fake = FakeProvider(nodes=[node("n0")], operation_polls=1, on_settle=first_ends_badly)
+    ex, _ = make_executor(fake)
+    [result] = ex.run(Plan(actions=creates(1)))
+    assert result.outcome is outcome
+    assert result.attempts == (2 if outcome is Outcome.DONE else 1)
+    assert bool(fake.table("rt-a")) == (outcome is Outcome.DONE)
+
+
+def test_a_route_waits_for_its_claim_to_land_not_for_its_operation_to_end() -> None:
+    """Why that is safe is schedule.py's docstring: the route's name is the compare-and-swap."""
+    fake = FakeProvider(nodes=[node("a")], operation_polls=3)
+    actions = (Action(kind=ActionKind.CLAIM, node=NodeName("a"), subnets=(A0,)), create(A0, "a"))
+    ex, _ = make_executor(fake)
+    results = ex.run(Plan(actions=actions))
+    assert all(r.outcome is Outcome.DONE for r in results)
+    assert fake.peak_operations == 2, "the route's operation started while the label's was still running"

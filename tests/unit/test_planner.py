@@ -80,7 +80,8 @@ def delete(table: str, dest: str, who: str | None = None) -> Action:
 
 
 def unreasoned(actions: tuple[Action, ...]) -> list[Action]:
-    return [dataclasses.replace(a, reason="") for a in actions]
+    """Reasons are prose, and what a claim replaces is the provider's detail: compared elsewhere."""
+    return [dataclasses.replace(a, reason="", previous=()) for a in actions]
 
 
 def observe(

@@ -41,6 +41,7 @@ def exports(sim: ComputeSim) -> dict[str, str]:
     return {
         "CLOUDROUTES_GCE_ENDPOINT": sim.endpoint,
         "CLOUDROUTES_GCE_PROJECT": sim.project,
+        "CLOUDROUTES_GCE_EMULATOR": "true",
         "CLOUDROUTES_PROVIDER": "gce",
         "CLOUDROUTES_CLUSTER_NAME": CLUSTER_LABEL["cloudroutes-cluster"],
         "CLOUDROUTES_CLUSTER_CIDR": "10.244.0.0/16",

@@ -64,6 +64,25 @@ INSTANCE_FIELDS = frozenset(
         "zone",
     ]
 )
+OPERATION_FIELDS = frozenset(
+    [
+        "endTime",
+        "httpErrorStatusCode",
+        "id",
+        "insertTime",
+        "kind",
+        "name",
+        "operationType",
+        "progress",
+        "selfLink",
+        "startTime",
+        "status",
+        "targetId",
+        "targetLink",
+        "user",
+        "zone",
+    ]
+)
 NETWORK_FIELDS = frozenset(
     ["autoCreateSubnetworks", "creationTimestamp", "id", "kind", "mtu", "name", "selfLink", "subnetworks"]
 )

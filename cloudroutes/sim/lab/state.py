@@ -70,7 +70,11 @@ class LabInfo:
         replaces the cloud's (a VM reaches it at the metadata address)."""
         endpoint = endpoint or self.endpoint
         if self.provider == "gce":
-            cloud = {"CLOUDROUTES_GCE_ENDPOINT": endpoint, "CLOUDROUTES_GCE_PROJECT": self.project}
+            cloud = {
+                "CLOUDROUTES_GCE_ENDPOINT": endpoint,
+                "CLOUDROUTES_GCE_PROJECT": self.project,
+                "CLOUDROUTES_GCE_EMULATOR": "true",
+            }
         else:
             cloud = {"AWS_ENDPOINT_URL": endpoint, **CREDENTIALS}
         return {**cloud, "CLOUDROUTES_CONFIG": str(self.config_path)}
@@ -120,6 +124,7 @@ def config_text(info: LabInfo) -> str:
             f'network = "{info.network}"\n'
             "fix_forwarding = true\n"
             f'endpoint = "{info.endpoint}"\n'
+            "emulator = true\n"
         )
     else:
         cloud = f'[aws]\nregion = "{info.region}"\nvpc_id = "{info.vpc_id}"\n'

@@ -1,11 +1,15 @@
-"""The embedded clouds the demo runs against, each seeded with the same story's cast."""
+"""The embedded clouds the demo runs against, each seeded with the same story's cast.
+
+The product is pointed at them by values in its config (an endpoint, `emulator = true` for the
+dummy credentials), built through the provider registry like any run: nothing in the process
+environment changes, and nothing here names a provider class.
+"""
 
 from __future__ import annotations
 
-import os
-
 from cloudroutes import config as config_mod
-from cloudroutes.demo import World
+from cloudroutes import providers
+from cloudroutes.demo.story import World
 
 AWS_CONFIG = """\
 provider = "aws"
@@ -13,22 +17,22 @@ provider = "aws"
 name = "demo"
 cidr = "10.244.0.0/16"
 [aws]
-region = "us-east-1"
+region = "{region}"
 vpc_id = "{vpc_id}"
+endpoint = "{endpoint}"
+emulator = true
 """
 
 
 def aws_world(nodes: int = 6) -> World:
     """A VPC with two AZ route tables tagged for the cluster, foreign routes, six nodes (one multi-ENI)."""
-    from cloudroutes.providers.aws import AwsProvider
     from cloudroutes.sim import ec2_seed
     from cloudroutes.sim.ec2 import Ec2Sim
 
     sim = Ec2Sim().start()
-    os.environ.update(sim.env())
     ec2 = sim.client()
     seed = ec2_seed.cluster(ec2, cluster="demo", nodes=nodes)
-    text = AWS_CONFIG.format(vpc_id=seed.vpc_id)
+    text = AWS_CONFIG.format(vpc_id=seed.vpc_id, region=sim.region, endpoint=sim.endpoint)
     cfg = config_mod.from_text(text, source="demo")
 
     def churn() -> str:
@@ -49,7 +53,7 @@ def aws_world(nodes: int = 6) -> World:
     return World(
         config=cfg,
         config_text=text,
-        provider=AwsProvider(cfg),
+        provider=providers.create(cfg.provider, cfg),
         churn=churn,
         foreign_intact=foreign_intact,
         stop=sim.stop,
@@ -66,12 +70,12 @@ project = "demo-project"
 network = "default"
 fix_forwarding = true
 endpoint = "{endpoint}"
+emulator = true
 """
 
 
 def gce_world(nodes: int = 6) -> World:
     """Network 'default' with a subnet and the internet default route, nodes over two zones."""
-    from cloudroutes.providers.gce import GceProvider
     from cloudroutes.sim.gce import ComputeSim, seed_demo
 
     sim = ComputeSim(project="demo-project", op_seconds=0.05).start()
@@ -93,7 +97,7 @@ def gce_world(nodes: int = 6) -> World:
     return World(
         config=cfg,
         config_text=text,
-        provider=GceProvider(cfg),
+        provider=providers.create(cfg.provider, cfg),
         churn=churn,
         foreign_intact=foreign_intact,
         stop=sim.stop,

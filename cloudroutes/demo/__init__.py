@@ -1,0 +1,1 @@
+"""`cloudroutes demo`: the main job told as a story (story.py) against an embedded cloud (clouds.py)."""

@@ -30,7 +30,7 @@ from typing import Any
 
 from cloudroutes import retrying, schedule
 from cloudroutes.config import Limits
-from cloudroutes.errors import RETRYABLE, CloudError, Conflict, NotFound
+from cloudroutes.errors import RETRYABLE, CloudError, Conflict, NotFound, Throttled
 from cloudroutes.model import Action, ActionKind, ActionResult, Outcome, Plan
 from cloudroutes.providers.base import Pending, Provider, Settled
 from cloudroutes.ratelimit import TokenBucket
@@ -102,9 +102,17 @@ class Executor:
             return self._provider.execute(action)
 
         bucket = self._buckets[action.kind]
-        return retrying.call(
-            attempt, self._policy, pace=lambda: self._pay(bucket), sleep=self._sleep, on_retry=self.count_retry
+
+        def on_retry(error: BaseException) -> None:
+            self.count_retry(error)
+            if isinstance(error, Throttled):
+                bucket.throttled()
+
+        pending = retrying.call(
+            attempt, self._policy, pace=lambda: self._pay(bucket), sleep=self._sleep, on_retry=on_retry
         )
+        bucket.relieved()
+        return pending
 
     def settle(self, pending: list[Pending]) -> list[Settled]:
         return list(self._provider.settle(pending))
@@ -115,6 +123,12 @@ class Executor:
         if waited > 0:
             with self._lock:
                 self.tally.waits.append((began, began + waited))
+
+    def note_retry(self, action: Action, error: BaseException) -> None:
+        """An operation ended with a retryable error: count it, and slow its family down if throttled."""
+        self.count_retry(error)
+        if isinstance(error, Throttled):
+            self._buckets[action.kind].throttled()
 
     def count_retry(self, error: BaseException) -> None:
         with self._lock:
@@ -265,7 +279,7 @@ class _Run:
             elif answer.error is None:
                 self._finish(index, Outcome.DONE)
             elif isinstance(answer.error, RETRYABLE) and self.attempts[answer.pending.action] < self.ex.policy.attempts:
-                self.ex.count_retry(answer.error)
+                self.ex.note_retry(answer.pending.action, answer.error)
                 attempt = self.attempts[answer.pending.action]
                 delay = retrying.backoff(self.ex.policy, attempt, random.uniform)
                 self._resubmit(index, delay)

@@ -1,8 +1,14 @@
-"""A token bucket for mutating calls, shaped like the cloud's own (AWS EC2: 50 burst, 5/s refill).
+"""A token bucket for cloud calls, shaped like the cloud's own (AWS EC2: 50 burst, 5/s refill).
 
 Spending client-side what the server would otherwise refuse keeps a big converge at the
 cloud's write floor instead of in a RequestLimitExceeded storm that also starves every other
 tool in the account.
+
+The cloud's bucket is shared with every other client of the account, so ours cannot know how
+much of it is left: it learns. A throttled answer halves our rate (additive increase,
+multiplicative decrease, as TCP does with a shared link); every call that goes through wins a
+little of it back, up to the rate the cloud documents. When a neighbour drains the account's
+bucket we back off instead of hammering it, and recover once the neighbour stops.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ class TokenBucket:
             raise ValueError("a token bucket needs burst >= 1 and rate > 0")
         self._burst = float(burst)
         self._rate = rate
+        self._nominal = rate
+        self._cut_at = float("-inf")
         self._clock = clock
         self._sleep = sleep
         self._tokens = float(burst)
@@ -46,3 +54,33 @@ class TokenBucket:
         if debt > 0:
             self._sleep(debt)
         return debt
+
+    @property
+    def rate(self) -> float:
+        """The refill rate in force: the nominal one, or less after throttled answers."""
+        return self._rate
+
+    def throttled(self) -> None:
+        """The cloud refused a call for its rate: halve ours, at most once a second (calls in flight
+        are refused together; that is one signal, not twenty), never below a tenth of nominal.
+        The tokens we thought we had are spent: the cloud just said there are none."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._tokens, 0.0)
+            if now - self._cut_at >= 1.0:
+                self._rate = max(self._nominal * MIN_SHARE, self._rate * DECREASE)
+                self._cut_at = now
+
+    def relieved(self) -> None:
+        """A call went through: win back a small step of the nominal rate, up to nominal."""
+        with self._lock:
+            self._rate = min(self._nominal, self._rate + self._nominal * INCREASE)
+
+
+DECREASE = 0.5
+"""Multiplicative decrease on a throttle."""
+INCREASE = 0.02
+"""Additive increase per call that went through, as a share of the nominal rate (50 calls from a
+tenth of it back to full)."""
+MIN_SHARE = 0.1
+"""The rate never drops below this share of nominal: progress continues, slowly."""

@@ -15,7 +15,8 @@ from typing import TypeVar
 
 import tenacity
 
-from cloudroutes.errors import RETRYABLE
+from cloudroutes.errors import RETRYABLE, Throttled
+from cloudroutes.ratelimit import TokenBucket
 
 T = TypeVar("T")
 
@@ -60,6 +61,19 @@ def call(
         reraise=True,
     )
     return retrying(attempt)
+
+
+def metered(fn: Callable[[], T], policy: RetryPolicy, bucket: TokenBucket) -> T:
+    """`call`, each try paid from `bucket`, which learns from the answers: a throttle slows it
+    down (the account's bucket is shared with others), a call that went through speeds it up."""
+
+    def slowed(error: BaseException) -> None:
+        if isinstance(error, Throttled):
+            bucket.throttled()
+
+    answer = call(fn, policy, pace=bucket.take, on_retry=slowed)
+    bucket.relieved()
+    return answer
 
 
 def backoff(policy: RetryPolicy, attempt: int, uniform: Callable[[float, float], float]) -> float:

@@ -78,7 +78,7 @@ class Ec2Api:
             raise classify(exc) from exc
 
     def read(self, operation: str, **params: Any) -> dict[str, Any]:
-        return retrying.call(lambda: self.write(operation, **params), self._policy, pace=self._reads.take)
+        return retrying.metered(lambda: self.write(operation, **params), self._policy, self._reads)
 
     def pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every page, each fetched (and retried) on its own: a throttled third page costs one call."""
@@ -96,7 +96,7 @@ class Ec2Api:
         """Routes per route table from Service Quotas (L-93826ACB), or None when it cannot tell."""
         try:
             client = self._client("service-quotas")
-            quota = retrying.call(lambda: _quota(client), self._policy, pace=self._reads.take)
+            quota = retrying.metered(lambda: _quota(client), self._policy, self._reads)
             return float(quota["Quota"]["Value"])
         except Exception:  # any answer but a number means "unknown": the configured default applies
             return None

@@ -1,8 +1,10 @@
 """GCE: one route per node subnet in the VPC network, next hop = the node's instance.
 
-The adapter's flow. observe() reads the project quota, the network, its subnet ranges, every
-node in one aggregated list and every route of the network in one filtered list, whatever the
-cluster size: no per-node instances.get, no per-zone probing. Each node's ref carries what a
+The adapter's flow. observe() reads the project quota, the network's subnet ranges, every node
+in one aggregated list and every route of the network in one filtered list, whatever the cluster
+size: no per-node instances.get, no per-zone probing, no networks.get (the network's URL is
+derived from its name, and a network that does not exist shows no subnet and no route): a pass
+over 1,000 nodes is six calls, pages of 500 included. Each node's ref carries what a
 write to it needs (zone, name, labels and their fingerprint), so execute() stands on the action
 alone. Writes return operations: execute() hands back a Pending when one is still running and
 settle() learns, in batches, when it ends. Routes are immutable, so a re-point is delete, then
@@ -112,11 +114,14 @@ class GceProvider:
     def observe(self) -> Observed:
         before = dict(self._api.calls)
         limit, usage = self._quota()
-        network_url = self._network_url()
         occupied = self._subnet_ranges()
         instances = self._nodes()
         zones = {NodeName(i.name): _base(i.zone) for i in _unique_by_name(instances)}
-        raw_routes = self._routes(network_url)
+        raw_routes = self._routes(self._network)
+        if not occupied and not raw_routes:
+            raise PreflightError(
+                f"network {self._settings.network} not found in project {self._api.project} (no subnetwork, no route)"
+            )
         routes = tuple(self._route(r, zones) for r in raw_routes if r.dest_range)
         others = usage - len(raw_routes)  # routes of other networks in the project use the same quota
         table = Table(
@@ -135,14 +140,6 @@ class GceProvider:
             raise PreflightError(f"project {self._api.project} not found") from None
         quota = next((q for q in project.quotas if q.metric == "ROUTES"), None)
         return (quota.limit, quota.usage) if quota else (None, 0.0)
-
-    def _network_url(self) -> str:
-        network = self._settings.network
-        try:
-            found = self._api.read("networks.get", self._api.networks.get, project=self._api.project, network=network)
-        except NotFound:
-            raise PreflightError(f"network {network} not found in project {self._api.project}") from None
-        return str(found.self_link)
 
     def _subnet_ranges(self) -> tuple[Any, ...]:
         ranges = []

@@ -82,12 +82,12 @@ class ComputeApi:
             raise classify(exc) from exc
 
     def read(self, name: str, method: Callable[..., Any], **request: Any) -> Any:
-        return retrying.call(lambda: self.write(name, method, **request), self._policy, pace=self._reads.take)
+        return retrying.metered(lambda: self.write(name, method, **request), self._policy, self._reads)
 
     def pages(self, name: str, method: Callable[..., Any], **request: Any) -> list[Any]:
         """Every page of a list. The pager fetches lazily and cannot resume mid-way, so a failed
         page retries the whole listing (lists here are one or two pages of 500)."""
-        return retrying.call(lambda: list(self._pages(name, method, request)), self._policy, pace=self._reads.take)
+        return retrying.metered(lambda: list(self._pages(name, method, request)), self._policy, self._reads)
 
     def _pages(self, name: str, method: Callable[..., Any], request: dict[str, Any]) -> Iterator[Any]:
         try:
@@ -126,7 +126,7 @@ class ComputeApi:
         else:
             operation, method = "zoneOperations.list", self.zone_ops.list
             request["zone"] = scope
-        pages = retrying.call(
-            lambda: list(self._pages(operation, method, {"request": request})), self._policy, pace=self._polls.take
+        pages = retrying.metered(
+            lambda: list(self._pages(operation, method, {"request": request})), self._policy, self._polls
         )
         return [op for page in pages for op in page.items]

@@ -66,6 +66,16 @@ def test_reads_do_not_grow_with_the_node_count(world):
     assert world.sim.count() == {op: 1 for op in READS}
 
 
+def test_reads_ask_for_the_largest_pages_ec2_allows(world):
+    """DescribeInstances pages up to 1,000 instances, DescribeRouteTables up to 100 tables: a pass
+    over 1,000 nodes is DescribeVpcs, one page of tables, one of instances and GetServiceQuota."""
+    ec2_seed.launch(world.ec2, world.seed, 3)
+    world.sim.reset_calls()
+    engine.make_plan(world.provider(), world.config())
+    pages = {c.action: c.params.get("MaxResults") for c in world.sim.calls if c.action.startswith("Describe")}
+    assert pages == {"DescribeVpcs": None, "DescribeRouteTables": "100", "DescribeInstances": "1000"}
+
+
 def test_converge_writes_once_per_missing_route_and_once_per_node(world):
     ec2_seed.launch(world.ec2, world.seed, 5)
     world.sim.reset_calls()

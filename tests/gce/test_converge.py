@@ -119,12 +119,43 @@ def test_reads_follow_every_page_and_cost_one_call_per_page(world, monkeypatch):
     # 5 instances, 6 routes (5 ours and the internet route), 1 subnetwork: pages of 2.
     assert calls == {
         "projects.get": 1,
-        "networks.get": 1,
         "subnetworks.aggregatedList": 1,
         "instances.aggregatedList": 3,
         "routes.list": 3,
     }
     assert all(c.query.get("maxResults") == "2" for c in world.sim.calls if method_id(c).endswith(("List", ".list")))
+
+
+def test_a_pass_over_a_thousand_converged_nodes_is_six_reads(make_world):
+    """Pages of 500 (GCE's largest): 1,000 instances and 1,000 routes are two pages each (each further
+    500 routes of the network, the internet route included, add a page)."""
+    world = make_world(internet_route=False)
+    for i in range(1000):
+        name, subnet = f"node-{i + 1}", ip_network(f"10.{100 + i // 250}.{i % 250}.0/24")
+        world.sim.add_instance(
+            name,
+            zone=ZONES[i % 2],
+            can_ip_forward=True,
+            labels={names.CLUSTER_LABEL: "prod", names.CIDR_LABEL: names.label_value(subnet)},
+        )
+        world.sim.add_route(
+            name=names.route_name("prod", subnet),
+            dest_range=str(subnet),
+            next_hop_instance=f"zones/{ZONES[i % 2]}/instances/{name}",
+            description=names.marker("prod"),
+        )
+    world.sim.reset_calls()
+
+    planned = world.plan(cidr='"10.96.0.0/11"')
+
+    assert planned.plan.empty and len(planned.observed.nodes) == 1000
+    assert sum(count(world.sim.calls).values()) == 6
+    assert count(world.sim.calls) == {
+        "projects.get": 1,
+        "subnetworks.aggregatedList": 1,
+        "instances.aggregatedList": 2,
+        "routes.list": 2,
+    }
 
 
 def test_dual_stack_routes_both_families_under_distinct_names(world):

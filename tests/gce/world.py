@@ -41,7 +41,7 @@ backoff_max = 0.05
 write_burst = 500
 """
 
-READS = {"projects.get", "networks.get", "subnetworks.aggregatedList", "instances.aggregatedList", "routes.list"}
+READS = {"projects.get", "subnetworks.aggregatedList", "instances.aggregatedList", "routes.list"}
 
 
 def method_id(call: Call) -> str:

@@ -1,0 +1,65 @@
+"""The token bucket learns the account's real rate: AIMD on throttled answers, with a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudroutes.config import Limits
+from cloudroutes.errors import Throttled
+from cloudroutes.executor import Executor
+from cloudroutes.model import Plan
+from cloudroutes.ratelimit import MIN_SHARE, TokenBucket
+from tests.fakes import FakeProvider, node
+from tests.unit.test_executor import Clock, creates, failing
+
+
+def bucket(rate: float = 10.0, burst: int = 10) -> tuple[TokenBucket, Clock]:
+    clock = Clock()
+    return TokenBucket(burst=burst, rate=rate, clock=clock, sleep=clock.sleep), clock
+
+
+def test_a_throttle_halves_the_rate_and_spends_the_tokens_we_thought_we_had() -> None:
+    limiter, clock = bucket()
+    limiter.throttled()
+    assert limiter.rate == 5.0
+    limiter.take()
+    assert clock.sleeps == [pytest.approx(0.2)], "no token left: the next call waits 1/rate"
+
+
+def test_calls_refused_together_cut_the_rate_once_a_second() -> None:
+    limiter, clock = bucket()
+    for _ in range(20):
+        limiter.throttled()
+    assert limiter.rate == 5.0
+    clock.now += 1.0
+    limiter.throttled()
+    assert limiter.rate == 2.5
+
+
+def test_the_rate_never_drops_below_its_floor() -> None:
+    limiter, clock = bucket()
+    for _ in range(50):
+        limiter.throttled()
+        clock.now += 1.0
+    assert limiter.rate == pytest.approx(10.0 * MIN_SHARE)
+
+
+def test_calls_that_go_through_win_the_rate_back_up_to_nominal_only() -> None:
+    limiter, _ = bucket()
+    limiter.throttled()
+    for _ in range(10):
+        limiter.relieved()
+    assert 5.0 < limiter.rate < 10.0
+    for _ in range(100):
+        limiter.relieved()
+    assert limiter.rate == 10.0
+
+
+def test_the_executor_slows_a_family_down_when_the_cloud_throttles_it() -> None:
+    clock = Clock()
+    limiter = TokenBucket(burst=100, rate=10.0, clock=clock, sleep=clock.sleep)
+    fake = FakeProvider(nodes=[node(f"n{i}") for i in range(3)], on_execute=failing(lambda: Throttled("slow"), times=1))
+    executor = Executor(fake, Limits(max_attempts=4), bucket=limiter, sleep=clock.sleep, clock=clock)
+    results = executor.run(Plan(actions=creates(1)))
+    assert results[0].attempts == 2
+    assert 5.0 <= limiter.rate < 10.0, "halved by the throttle, then one success won a step back"

@@ -33,7 +33,7 @@ from cloudroutes.config import Limits
 from cloudroutes.errors import RETRYABLE, CloudError, Conflict, NotFound, Throttled
 from cloudroutes.model import Action, ActionKind, ActionResult, Outcome, Plan
 from cloudroutes.providers.base import Pending, Provider, Settled
-from cloudroutes.ratelimit import TokenBucket
+from cloudroutes.ratelimit import Limiter
 
 log = logging.getLogger("cloudroutes")
 
@@ -70,7 +70,7 @@ class Executor:
         provider: Provider,
         limits: Limits,
         *,
-        bucket: TokenBucket | None = None,
+        bucket: Limiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -82,7 +82,7 @@ class Executor:
         self._sleep = sleep
         self._clock = clock
         self._order = provider.capabilities.node_write_order
-        self._buckets = _buckets(provider, sleep) if bucket is None else {kind: bucket for kind in ActionKind}
+        self._buckets = _buckets(provider, sleep, clock) if bucket is None else {kind: bucket for kind in ActionKind}
         self._lock = threading.Lock()
         self.tally = Tally()
 
@@ -117,7 +117,7 @@ class Executor:
     def settle(self, pending: list[Pending]) -> list[Settled]:
         return list(self._provider.settle(pending))
 
-    def _pay(self, bucket: TokenBucket) -> None:
+    def _pay(self, bucket: Limiter) -> None:
         began = self._clock()
         waited = bucket.take()
         if waited > 0:
@@ -152,15 +152,17 @@ class Executor:
             self._sleep(seconds)
 
 
-def _buckets(provider: Provider, sleep: Callable[[float], None]) -> dict[ActionKind, TokenBucket]:
-    """One bucket per family the provider declares: writes the cloud meters together share one."""
-    families: dict[str, TokenBucket] = {}
-    found = {}
-    for kind, budget in provider.capabilities.write_budgets.items():
-        bucket = families.setdefault(budget.family, TokenBucket(burst=budget.burst, rate=budget.rate, sleep=sleep))
-        found[kind] = bucket
-    fallback = TokenBucket(burst=50, rate=5.0, sleep=sleep)
-    return {kind: found.get(kind, fallback) for kind in ActionKind}
+def _buckets(
+    provider: Provider, sleep: Callable[[float], None], clock: Callable[[], float]
+) -> dict[ActionKind, Limiter]:
+    """One limiter per family the provider declares: writes the cloud meters together share one.
+    A kind the provider leaves out is never written by it; the first family stands in for safety."""
+    budgets = provider.capabilities.write_budgets
+    families: dict[str, Limiter] = {}
+    for budget in budgets.values():
+        families.setdefault(budget.family, budget.limiter(clock=clock, sleep=sleep))
+    first = next(iter(families.values()))
+    return {kind: families[budgets[kind].family] if kind in budgets else first for kind in ActionKind}
 
 
 class _Run:

@@ -1,4 +1,5 @@
-"""A token bucket for cloud calls, shaped like the cloud's own (AWS EC2: 50 burst, 5/s refill).
+"""Client-side limits shaped like the cloud's own: a token bucket (AWS EC2: 50 burst, 5/s refill)
+or a quota per window (GCE: so many calls a minute, refilled at the start of the next minute).
 
 Spending client-side what the server would otherwise refuse keeps a big converge at the
 cloud's write floor instead of in a RequestLimitExceeded storm that also starves every other
@@ -15,7 +16,24 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import Protocol
+
+
+class Limiter(Protocol):
+    waited: float
+
+    @property
+    def rate(self) -> float: ...
+
+    def take(self) -> float:
+        """Block until a call may go; return the seconds that took."""
+        ...
+
+    def throttled(self) -> None: ...
+
+    def relieved(self) -> None: ...
 
 
 class TokenBucket:
@@ -75,6 +93,65 @@ class TokenBucket:
         """A call went through: win back a small step of the nominal rate, up to nominal."""
         with self._lock:
             self._rate = min(self._nominal, self._rate + self._nominal * INCREASE)
+
+
+class WindowQuota:
+    """At most `limit` calls in any `window` seconds: GCE counts requests per minute and refills the
+    quota at the start of the next one (https://cloud.google.com/compute/api-quota). Not knowing
+    where the cloud's minutes start, we keep the stricter rule, any sliding window, which implies
+    theirs; unlike a token bucket of the same yearly rate it lets a converge spend a whole minute's
+    quota at once. Learns like the bucket: a throttle halves the limit, a success wins some back."""
+
+    def __init__(
+        self,
+        *,
+        limit: int,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("a window quota needs limit >= 1 and window > 0")
+        self._nominal = float(limit)
+        self._limit = float(limit)
+        self._window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._granted: deque[float] = deque()
+        self._cut_at = float("-inf")
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self._limit / self._window
+
+    def take(self) -> float:
+        """The call goes when fewer than `limit` calls were granted in the window before it;
+        the moment is reserved under the lock and waited for outside it."""
+        with self._lock:
+            now = self._clock()
+            while self._granted and self._granted[0] <= now - self._window:
+                self._granted.popleft()
+            limit = max(1, int(self._limit))
+            at = now if len(self._granted) < limit else max(now, self._granted[-limit] + self._window)
+            self._granted.append(at)
+            debt = at - now
+            self.waited += debt
+        if debt > 0:
+            self._sleep(debt)
+        return debt
+
+    def throttled(self) -> None:
+        with self._lock:
+            now = self._clock()
+            if now - self._cut_at >= 1.0:
+                self._limit = max(self._nominal * MIN_SHARE, self._limit * DECREASE)
+                self._cut_at = now
+
+    def relieved(self) -> None:
+        with self._lock:
+            self._limit = min(self._nominal, self._limit + self._nominal * INCREASE)
 
 
 DECREASE = 0.5

@@ -16,7 +16,7 @@ from typing import TypeVar
 import tenacity
 
 from cloudroutes.errors import RETRYABLE, Throttled
-from cloudroutes.ratelimit import TokenBucket
+from cloudroutes.ratelimit import Limiter
 
 T = TypeVar("T")
 
@@ -63,7 +63,7 @@ def call(
     return retrying(attempt)
 
 
-def metered(fn: Callable[[], T], policy: RetryPolicy, bucket: TokenBucket) -> T:
+def metered(fn: Callable[[], T], policy: RetryPolicy, bucket: Limiter) -> T:
     """`call`, each try paid from `bucket`, which learns from the answers: a throttle slows it
     down (the account's bucket is shared with others), a call that went through speeds it up."""
 

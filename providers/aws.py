@@ -30,7 +30,6 @@ from cloudroutes.model import (
 )
 from cloudroutes.providers.aws_api import ROUTE_QUOTA_CODE, Ec2Api
 from cloudroutes.providers.base import Budget, Capabilities, Pending, Settled
-from cloudroutes.ratelimit import TokenBucket
 
 CIDR_TAG = "cloudroutes.io/pod-cidr"
 CIDR_TAG_V6 = "cloudroutes.io/pod-cidr-v6"
@@ -69,7 +68,7 @@ class AwsProvider:
             endpoint=settings.endpoint,
             emulator=settings.emulator,
             policy=retrying.RetryPolicy(attempts=limits.max_attempts, backoff_max=limits.backoff_max),
-            reads=TokenBucket(burst=read.burst, rate=read.rate),
+            reads=read.limiter(),
         )
 
     @property

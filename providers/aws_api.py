@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cloudroutes import retrying
 from cloudroutes.providers.aws_errors import classify
-from cloudroutes.ratelimit import TokenBucket
+from cloudroutes.ratelimit import Limiter, TokenBucket
 
 _SDK_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}, max_pool_connections=64)
 ROUTE_QUOTA_CODE = "L-93826ACB"
@@ -40,12 +40,12 @@ class Ec2Api:
         endpoint: str = "",
         emulator: bool = False,
         policy: retrying.RetryPolicy | None = None,
-        reads: TokenBucket | None = None,
+        reads: Limiter | None = None,
     ) -> None:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._policy = policy or retrying.RetryPolicy()
-        self._reads = reads or TokenBucket(burst=100, rate=20.0)
+        self._reads: Limiter = reads or TokenBucket(burst=100, rate=20.0)
         self._endpoint = endpoint or None
         try:
             credentials = EMULATOR_CREDENTIALS if emulator else {}

@@ -9,23 +9,35 @@ between clouds and matters to the engine is declared here, in `Capabilities`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from cloudroutes.errors import CloudError
 from cloudroutes.model import Action, ActionKind, Observed
+from cloudroutes.ratelimit import Limiter, TokenBucket, WindowQuota
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Budget:
-    """A client-side token bucket shaped like one of the cloud's own meters."""
+    """A client-side limit shaped like one of the cloud's own meters."""
 
     family: str
-    """The cloud's name for the meter; write kinds naming the same family share one bucket."""
+    """The cloud's name for the meter; write kinds naming the same family share one limiter."""
     burst: int
     rate: float
     """Tokens per second after the burst."""
+    window: float = 0.0
+    """0: a token bucket (burst, then rate per second). Over 0: a quota of `burst` calls in any
+    `window` seconds, as GCE meters (rate is then burst / window, for reports)."""
+
+    def limiter(
+        self, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> Limiter:
+        if self.window > 0:
+            return WindowQuota(limit=self.burst, window=self.window, clock=clock, sleep=sleep)
+        return TokenBucket(burst=self.burst, rate=self.rate, clock=clock, sleep=sleep)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -40,12 +40,13 @@ from cloudroutes.providers import gce_names as names
 from cloudroutes.providers.base import Budget, Capabilities, Pending, Settled
 from cloudroutes.providers.gce_api import GLOBAL, PAGE_SIZE, ComputeApi
 from cloudroutes.providers.gce_errors import operation_error
-from cloudroutes.ratelimit import TokenBucket
 
 _STATES = {"RUNNING": NodeState.RUNNING, "PROVISIONING": NodeState.PENDING, "STAGING": NodeState.PENDING}
 _GONE = frozenset({"NEXT_HOP_INSTANCE_NOT_FOUND", "NEXT_HOP_NOT_RUNNING"})
 QUOTA_HINT = "the project's ROUTES quota (compute.googleapis.com/routes)"
 API_BASE = "https://www.googleapis.com/compute/v1/"
+QUOTA_PER_MINUTE = 1500
+"""The assumed per-minute quota of each request group (reads, writes): see `capabilities`."""
 _INSERT, _DELETE, _REPOINT, _LABELS, _FORWARD = "insert", "delete", "repoint-delete", "labels", "forward"
 _CALLS = {
     _INSERT: "routes.insert",
@@ -63,19 +64,26 @@ def _base(url: str) -> str:
 
 def capabilities(settings: GceConfig, limits: Limits) -> Capabilities:
     """Compute Engine meters requests per project and per minute, in groups, and refills each group
-    at the start of the next minute (https://cloud.google.com/compute/api-quota); the documented
-    defaults were 1,500 mutation requests and 1,500 reads a minute. A bucket of 300 that refills
-    20 per second admits at most 300 + 60 x 20 = 1,500 calls in any 60 seconds, so it never
-    trips the quota on its own; a project with a raised quota can say so in [limits]."""
-    writes = Budget(family="writes", burst=limits.write_burst or 300, rate=limits.write_rate or 20.0)
+    at the start of the next minute (https://cloud.google.com/compute/api-quota). Today's defaults
+    are shown per project in the console, not published; the documented ones were 1,500 mutation
+    requests and 1,500 reads a minute, which we assume. A project with a raised quota can say so in
+    [limits] (write_burst / write_rate, read_burst / read_rate: a token bucket in place of the quota)."""
+    writes = _per_minute("writes", limits.write_burst, limits.write_rate)
     return Capabilities(
         fixes_forwarding=settings.fix_forwarding,
         write_budgets={kind: writes for kind in ActionKind},
-        read_budget=Budget(family="reads", burst=limits.read_burst or 300, rate=limits.read_rate or 20.0),
+        read_budget=_per_minute("reads", limits.read_burst, limits.read_rate),
         # instances.update is a PUT of the whole instance guarded by its fingerprint, which a label
         # write changes: forwarding must have finished before the labels go.
         node_write_order=(ActionKind.ENABLE_FORWARDING, ActionKind.CLAIM),
     )
+
+
+def _per_minute(family: str, burst: int | None, rate: float | None) -> Budget:
+    """GCE's meter, a quota per minute; [limits] may set a bucket (burst, rate) in its place."""
+    if burst is None and rate is None:
+        return Budget(family=family, burst=QUOTA_PER_MINUTE, rate=QUOTA_PER_MINUTE / 60, window=60.0)
+    return Budget(family=family, burst=burst or 50, rate=rate or QUOTA_PER_MINUTE / 60)
 
 
 class GceProvider:
@@ -94,8 +102,8 @@ class GceProvider:
             settings.endpoint,
             anonymous=settings.emulator,
             policy=retrying.RetryPolicy(attempts=limits.max_attempts, backoff_max=limits.backoff_max),
-            reads=TokenBucket(burst=read.burst, rate=read.rate),
-            polls=TokenBucket(burst=settings.op_poll_burst, rate=settings.op_poll_rate),
+            reads=read.limiter(),
+            polls=Budget(family="polls", burst=settings.op_poll_burst, rate=settings.op_poll_rate).limiter(),
         )
         self._selector = dict(settings.node_labels) or {names.CLUSTER_LABEL: self._cluster}
         self._network = f"{API_BASE}projects/{settings.project}/global/networks/{settings.network}"

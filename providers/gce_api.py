@@ -19,7 +19,7 @@ from typing import Any
 from cloudroutes import retrying
 from cloudroutes.errors import CloudroutesError
 from cloudroutes.providers.gce_errors import classify
-from cloudroutes.ratelimit import TokenBucket
+from cloudroutes.ratelimit import Limiter, TokenBucket
 
 PAGE_SIZE = 500
 BATCH = 50
@@ -35,8 +35,8 @@ class ComputeApi:
         *,
         anonymous: bool = False,
         policy: retrying.RetryPolicy | None = None,
-        reads: TokenBucket | None = None,
-        polls: TokenBucket | None = None,
+        reads: Limiter | None = None,
+        polls: Limiter | None = None,
     ) -> None:
         """`anonymous`: no credentials at all, for an embedded cloud (gce.emulator); never inferred."""
         from google.cloud import compute_v1
@@ -45,8 +45,8 @@ class ComputeApi:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._policy = policy or retrying.RetryPolicy()
-        self._reads = reads or TokenBucket(burst=300, rate=20.0)
-        self._polls = polls or TokenBucket(burst=5, rate=5.0)
+        self._reads: Limiter = reads or TokenBucket(burst=300, rate=20.0)
+        self._polls: Limiter = polls or TokenBucket(burst=5, rate=5.0)
         options: dict[str, Any] = {}
         if endpoint:
             from google.api_core.client_options import ClientOptions

@@ -8,7 +8,7 @@ from cloudroutes.config import Limits
 from cloudroutes.errors import Throttled
 from cloudroutes.executor import Executor
 from cloudroutes.model import Plan
-from cloudroutes.ratelimit import MIN_SHARE, TokenBucket
+from cloudroutes.ratelimit import MIN_SHARE, TokenBucket, WindowQuota
 from tests.fakes import FakeProvider, node
 from tests.unit.test_executor import Clock, creates, failing
 
@@ -63,3 +63,38 @@ def test_the_executor_slows_a_family_down_when_the_cloud_throttles_it() -> None:
     results = executor.run(Plan(actions=creates(1)))
     assert results[0].attempts == 2
     assert 5.0 <= limiter.rate < 10.0, "halved by the throttle, then one success won a step back"
+
+
+# -- a quota per window (GCE's per-minute request quotas) ----------------------------------
+
+
+def quota(limit: int = 5, window: float = 60.0) -> tuple[WindowQuota, Clock]:
+    clock = Clock()
+    return WindowQuota(limit=limit, window=window, clock=clock, sleep=clock.sleep), clock
+
+
+def test_a_whole_windows_quota_goes_at_once_and_the_next_call_waits_for_the_window() -> None:
+    limiter, clock = quota()
+    assert [limiter.take() for _ in range(5)] == [0.0] * 5
+    assert limiter.take() == pytest.approx(60.0)
+    assert clock.now == pytest.approx(160.0)
+
+
+def test_no_sliding_window_ever_holds_more_than_the_limit() -> None:
+    limiter, clock = quota(limit=3, window=10.0)
+    granted = []
+    for step in range(20):
+        limiter.take()
+        granted.append(clock.now)
+        clock.now += (step % 4) * 1.5
+    for start in granted:
+        assert sum(1 for t in granted if start <= t < start + 10.0) <= 3
+
+
+def test_a_throttled_quota_shrinks_and_grows_back() -> None:
+    limiter, _ = quota(limit=100)
+    limiter.throttled()
+    assert limiter.rate == pytest.approx(50 / 60)
+    for _ in range(200):
+        limiter.relieved()
+    assert limiter.rate == pytest.approx(100 / 60)

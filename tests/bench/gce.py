@@ -27,14 +27,14 @@ def world(nodes: int, operation_s: float) -> ComputeSim:
     sim.add_network("default")
     sim.add_subnetwork("default", region="us-central1", name="default", cidr="10.128.0.0/16")
     for n in range(1, nodes + 1):
-        sim.add_instance(
-            f"node-{n}", zone=ZONES[n % 2], labels={names.CLUSTER_LABEL: "bench"}, can_ip_forward=True
-        )
+        sim.add_instance(f"node-{n}", zone=ZONES[n % 2], labels={names.CLUSTER_LABEL: "bench"}, can_ip_forward=True)
     sim.reset_calls()
     return sim
 
 
-def row(strategy: str, nodes: int, operation_s: float, seconds: float, sim: ComputeSim, floor: float, **extra: Any) -> dict[str, object]:
+def row(
+    strategy: str, nodes: int, operation_s: float, seconds: float, sim: ComputeSim, floor: float, **extra: Any
+) -> dict[str, object]:
     calls = [c for c in sim.calls]
     writes = [c for c in calls if c.method != "GET" and not c.path.endswith("/wait")]
     polls = [c for c in calls if "/operations" in c.path]

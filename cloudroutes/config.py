@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudroutes.errors import ConfigError
-from cloudroutes.model import Cluster, IPNetwork
+from cloudroutes.model import Cluster, IPNetwork, KubeMode
 
 DEFAULT_PATH = "cloudroutes.toml"
 PROVIDERS = ("aws", "gce")
@@ -55,6 +55,20 @@ class GceConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class KubernetesConfig:
+    mode: str = "off"
+    """off; publish: cloudroutes assigns and each Node is told its podCIDR; adopt: the Nodes'
+    podCIDRs (kube-controller-manager --allocate-node-cidrs) are the assignment."""
+    kubeconfig: str = ""
+    """Default: KUBECONFIG, then ~/.kube/config, then the in-cluster service account."""
+    context: str = ""
+
+    @property
+    def kube_mode(self) -> KubeMode:
+        return KubeMode(self.mode)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
     write_burst: int | None = None
     """Client-side token bucket for route writes; None: the provider's own, shaped like its cloud's
@@ -85,6 +99,7 @@ class Config:
     cluster: Cluster
     aws: AwsConfig = AwsConfig()
     gce: GceConfig = GceConfig()
+    kubernetes: KubernetesConfig = KubernetesConfig()
     limits: Limits = Limits()
     source: str = ""
 
@@ -104,6 +119,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "op_poll_burst",
         "op_poll_rate",
     ),
+    "kubernetes": ("mode", "kubeconfig", "context"),
     "limits": tuple(field.name for field in dataclasses.fields(Limits)),
 }
 
@@ -193,7 +209,7 @@ def _pair(item: str, origin: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-_CLASSES: dict[str, Any] = {"aws": AwsConfig, "gce": GceConfig, "limits": Limits}
+_CLASSES: dict[str, Any] = {"aws": AwsConfig, "gce": GceConfig, "kubernetes": KubernetesConfig, "limits": Limits}
 
 
 def _defaults(section: str) -> dict[str, Any]:
@@ -217,9 +233,18 @@ def _build(raw: dict[str, Any], source: str) -> Config:
         cluster=_cluster(_section(raw, "cluster")),
         aws=_typed("aws", raw),
         gce=_typed("gce", raw),
+        kubernetes=_kubernetes(raw),
         limits=_typed("limits", raw),
         source=source,
     )
+
+
+def _kubernetes(raw: dict[str, Any]) -> KubernetesConfig:
+    settings: KubernetesConfig = _typed("kubernetes", raw)
+    modes = [m.value for m in KubeMode]
+    if settings.mode not in modes:
+        raise ConfigError(f"kubernetes.mode must be one of {', '.join(modes)} (got {settings.mode!r})")
+    return settings
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:

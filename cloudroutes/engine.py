@@ -11,11 +11,11 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from cloudroutes import guards, planner
+from cloudroutes import guards, nodeobjects, planner
 from cloudroutes.config import Config
 from cloudroutes.errors import CloudroutesError, GuardError
 from cloudroutes.executor import Executor, Progress
-from cloudroutes.model import ActionResult, Observed, Outcome, Plan
+from cloudroutes.model import ActionResult, KubeMode, Observed, Outcome, Plan
 from cloudroutes.providers.base import Provider
 
 log = logging.getLogger("cloudroutes")
@@ -69,11 +69,17 @@ def node_names(observed: Observed) -> dict[str, str]:
 def make_plan(provider: Provider, config: Config, *, destroy: bool = False) -> Planned:
     observed = provider.observe()
     guards.preflight(observed, config.cluster)
-    if destroy:
+    if destroy:  # Node objects stay as they are: their podCIDRs cannot be cleared
         return Planned(observed=observed, plan=planner.plan_destroy(observed, config.cluster))
-    assignment = planner.assign(observed, config.cluster)
+    mode = config.kubernetes.kube_mode
+    nodeobjects.preflight(observed, config.cluster, mode)
+    if mode is KubeMode.ADOPT:
+        assignment, _ = nodeobjects.adopted(observed)
+    else:
+        assignment = planner.assign(observed, config.cluster)
     fix = provider.capabilities.fixes_forwarding
-    return Planned(observed=observed, plan=planner.plan(observed, assignment, config.cluster, fix_forwarding=fix))
+    plan = planner.plan(observed, assignment, config.cluster, fix_forwarding=fix, kube=mode)
+    return Planned(observed=observed, plan=plan)
 
 
 def guard(plan: Plan, config: Config, *, allow_mass_delete: bool) -> None:

@@ -215,7 +215,7 @@ class _Run:
             ready = self._ready(self.steps[index])
             if ready is None:
                 self.waiting.discard(index)
-                self._finish(index, Outcome.SKIPPED, error="its node's subnet could not be recorded")
+                self._finish(index, Outcome.SKIPPED, error=_why_skipped(self.steps[index].action))
             elif ready:
                 starting = sum(1 for what, _ in self.futures.values() if what == "start")
                 if len(self.pending) + starting >= self.ex.limits.max_in_flight:
@@ -228,14 +228,13 @@ class _Run:
                 self.futures[future] = ("start", index)
 
     def _ready(self, step: schedule.Step) -> bool | None:
-        """True: it may go; False: not yet; None: never, something it needed to land failed."""
-        for index in step.after_landed:
-            if index in self.results:
-                if self.results[index].outcome is not Outcome.DONE:
-                    return None
-            elif index not in self.landed:
-                return False
-        return all(index in self.results for index in step.after_finished)
+        """True: it may go; False: not yet; None: never, something it needed failed."""
+        for index in (*step.after_landed, *step.after_done):
+            if index in self.results and self.results[index].outcome is not Outcome.DONE:
+                return None
+        if not all(i in self.results or i in self.landed for i in step.after_landed):
+            return False
+        return all(i in self.results for i in (*step.after_finished, *step.after_done))
 
     def _started(self, index: int, future: Future[Any]) -> None:
         try:
@@ -317,6 +316,12 @@ class _Run:
         _log(result)
         if self.progress:
             self.progress(result)
+
+
+def _why_skipped(action: Action) -> str:
+    if action.kind is ActionKind.MARK_ROUTED:
+        return "a route write for its node did not succeed"
+    return "its node's subnet could not be recorded"
 
 
 def _log(result: ActionResult) -> None:

@@ -97,6 +97,29 @@ class Table:
     """The limit counts IPv4 and IPv6 routes each on their own (AWS), not together (GCE)."""
 
 
+class KubeMode(enum.StrEnum):
+    OFF = "off"
+    PUBLISH = "publish"
+    """cloudroutes assigns; each Node object is told its podCIDR (once: the API server keeps it)."""
+    ADOPT = "adopt"
+    """The Node objects' podCIDRs (kube-controller-manager's node IPAM) are the assignment."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeObject:
+    """A Kubernetes Node, as the engine sees it: a second ledger beside the cloud's."""
+
+    name: str
+    vm: NodeName | None
+    """The VM it runs on, from spec.providerID; None when it names none of this cloud's VMs."""
+    pod_cidrs: tuple[IPNetwork, ...] = ()
+    routed: bool | None = None
+    """Its NetworkUnavailable condition as the route controller writes it: True for RouteCreated,
+    False for NoRouteCreated, None when no route controller wrote it."""
+    ref: str = ""
+    """The ledger's handle for this Node (its resourceVersion among others); opaque to the engine."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observed:
     """One consistent snapshot of the cloud: the only read of a pass."""
@@ -105,6 +128,8 @@ class Observed:
     tables: tuple[Table, ...]
     occupied: tuple[IPNetwork, ...] = ()
     """Ranges the network itself uses (VPC CIDRs, subnet ranges): pod subnets must avoid them."""
+    node_objects: tuple[NodeObject, ...] = ()
+    """Kubernetes Node objects, when [kubernetes] mode is not off."""
     api_calls: dict[str, int] = field(default_factory=dict, compare=False)
     """Calls the observation cost, by operation."""
 
@@ -127,16 +152,27 @@ class ActionKind(enum.StrEnum):
     CREATE = "create"
     REPLACE = "replace"
     DELETE = "delete"
+    PUBLISH = "publish"
+    """Tell a Node object its podCIDRs (spec.podCIDR, spec.podCIDRs)."""
+    MARK_ROUTED = "mark-routed"
+    """NetworkUnavailable False, reason RouteCreated: every route of the node is in place."""
+    MARK_UNROUTED = "mark-unrouted"
+    """NetworkUnavailable True, reason NoRouteCreated: a route of the node is missing."""
 
 
 ACTION_ORDER = (
     ActionKind.ENABLE_FORWARDING,
     ActionKind.CLAIM,
+    ActionKind.PUBLISH,
+    ActionKind.MARK_UNROUTED,
     ActionKind.DELETE,
     ActionKind.REPLACE,
     ActionKind.CREATE,
+    ActionKind.MARK_ROUTED,
     ActionKind.UNCLAIM,
 )
+NODE_OBJECT_KINDS = frozenset({ActionKind.PUBLISH, ActionKind.MARK_ROUTED, ActionKind.MARK_UNROUTED})
+"""Actions on Kubernetes Node objects, not on the cloud."""
 """The order a plan lists its actions in, which is also their causal order on one node: a
 node's forwarding and claim come before its routes, deletes before creates, unclaims last.
 The executor keeps that order per node and per destination, not as phases across the cluster."""
@@ -153,14 +189,15 @@ class Action:
     previous: tuple[IPNetwork, ...] = ()
     """For claim: what the VM recorded before, so a family dropped from the cluster loses its record."""
     ref: str = ""
-    """The route's provider handle (delete, replace): opaque to the engine."""
+    """The handle of what the action changes when it is not the VM: a route's (delete, replace), a
+    Node object's name (publish, mark); opaque to the engine."""
     node_ref: str = ""
     """The target node's provider handle (Node.ref): the action carries what the provider needs."""
     reason: str = ""
 
     def describe(self) -> str:
         target = self.destination or ", ".join(map(str, self.subnets)) or ""
-        where = f" in {self.table}" if self.table else ""
+        where = f" in {self.table}" if self.table else f" on Node {self.ref}" if self.kind in NODE_OBJECT_KINDS else ""
         who = f" -> {self.node}" if self.node else ""
         return f"{self.kind} {target}{who}{where}".replace("  ", " ").strip()
 
@@ -170,6 +207,10 @@ class ProblemKind(enum.StrEnum):
     QUOTA = "quota"
     FORWARDING_OFF = "forwarding-off"
     FOREIGN = "foreign"
+    PODCIDR_CONFLICT = "podcidr-conflict"
+    """A Node object holds other podCIDRs than its VM's, or two Nodes hold one: not routed, exit 1."""
+    UNMATCHED = "unmatched"
+    """A Node with no VM, a VM with no Node, a Node with no podCIDR yet: reported, exit 0."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cloudroutes import guards, ipam, ownership
+from cloudroutes import guards, ipam, nodeobjects, ownership
 from cloudroutes.model import (
     ACTION_ORDER,
     Action,
@@ -16,6 +16,7 @@ from cloudroutes.model import (
     Assignment,
     Cluster,
     IPNetwork,
+    KubeMode,
     Node,
     Observed,
     Plan,
@@ -70,6 +71,7 @@ def plan(
     cluster: Cluster,
     *,
     fix_forwarding: bool = True,
+    kube: KubeMode = KubeMode.OFF,
 ) -> Plan:
     wanted = _wanted_routes(observed, assignment)
     route_actions: list[Action] = []
@@ -81,9 +83,10 @@ def plan(
         problems += held
     node_actions, node_problems = _node_actions(observed.nodes, assignment, fix_forwarding)
     problems += node_problems + _exhaustion(assignment, cluster) + _foreign(observed, cluster)
+    actions, kube_problems = nodeobjects.reconcile(observed, assignment, [*node_actions, *route_actions], kube)
     return Plan(
-        actions=_ordered([*node_actions, *route_actions]),
-        problems=tuple(problems),
+        actions=_ordered([*actions]),
+        problems=tuple(problems + kube_problems),
         owned_routes=sum(1 for t in observed.tables for r in t.routes if ownership.is_ours(r, cluster)),
     )
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from cloudroutes.engine import Report
-from cloudroutes.model import ACTION_ORDER, Action, ActionResult, Outcome, Plan, Problem, Route
+from cloudroutes.model import ACTION_ORDER, NODE_OBJECT_KINDS, Action, ActionResult, Outcome, Plan, Problem, Route
 from cloudroutes.status import NodeStatus
 
 _STYLE = {
@@ -36,6 +36,7 @@ def action_json(action: Action) -> dict[str, Any]:
         "table": action.table,
         "destination": str(action.destination) if action.destination else None,
         "subnets": [str(s) for s in action.subnets],
+        "node_object": action.ref if action.kind in NODE_OBJECT_KINDS else None,
         "reason": action.reason,
     }
 
@@ -58,7 +59,10 @@ def problem_json(problem: Problem) -> dict[str, Any]:
 def plan_json(plan: Plan, foreign: Iterable[Route] = ()) -> dict[str, Any]:
     return {
         "changes": len(plan.actions),
-        "summary": {str(kind): plan.count(kind) for kind in ACTION_ORDER},
+        # Node-object kinds only when there are some: without Kubernetes the summary keeps its shape.
+        "summary": {
+            str(kind): plan.count(kind) for kind in ACTION_ORDER if kind not in NODE_OBJECT_KINDS or plan.count(kind)
+        },
         "actions": [action_json(a) for a in plan.actions],
         "problems": [problem_json(p) for p in plan.problems],
         "foreign_routes": [{"table": r.table, "destination": str(r.destination), "target": r.hop} for r in foreign],
@@ -91,9 +95,18 @@ def status_json(rows: Iterable[NodeStatus]) -> list[dict[str, Any]]:
             "forwarding": row.forwarding,
             "ready": row.ready,
             "issues": list(row.issues),
+            "kubernetes": _node_object_json(row),
         }
         for row in rows
     ]
+
+
+def _node_object_json(row: NodeStatus) -> dict[str, Any] | None:
+    """The VM's Kubernetes Node: its name, podCIDRs and NetworkUnavailable ("False": routed)."""
+    if not row.node_object:
+        return None
+    condition = {True: "False", False: "True", None: None}[row.routed]
+    return {"node": row.node_object, "pod_cidrs": [str(c) for c in row.pod_cidrs], "network_unavailable": condition}
 
 
 def dumps(document: Mapping[str, Any]) -> str:
@@ -108,13 +121,14 @@ def print_plan(console: Console, plan: Plan, *, names: Mapping[str, str] | None 
     names = names or {}
     if plan.actions:
         table = RichTable(title=title, title_justify="left")
-        for column in ("action", "subnet", "node", "route table", "why"):
+        for column in ("action", "subnet", "node", "where", "why"):
             table.add_column(column)
         for action in plan.actions:
             style = _STYLE.get(str(action.kind), "")
             subnet = str(action.destination) if action.destination else ", ".join(map(str, action.subnets))
             node = names.get(action.node or "") or action.node or ""
-            table.add_row(f"[{style}]{action.kind}[/]", subnet, node, action.table or "", action.reason)
+            where = f"Node {action.ref}" if action.kind in NODE_OBJECT_KINDS else action.table or ""
+            table.add_row(f"[{style}]{action.kind}[/]", subnet, node, where, action.reason)
         console.print(table)
     counts = ", ".join(f"{plan.count(k)} {k}" for k in ACTION_ORDER if plan.count(k))
     console.print(f"{title}: {counts or 'no changes, the cloud matches the cluster'}.")
@@ -154,11 +168,14 @@ def print_apply(console: Console, report: Report) -> None:
 
 
 def print_status(console: Console, rows: Iterable[NodeStatus]) -> None:
+    rows = list(rows)
+    kube = any(row.node_object for row in rows)
     table = RichTable(title="Nodes", title_justify="left")
-    for column in ("node", "name", "state", "subnet", "routes", "forwarding", "ready"):
+    columns = ("node", "name", "state", "subnet", "routes", "forwarding", "ready")
+    for column in columns + (("Node", "podCIDR", "NetworkUnavailable") if kube else ()):
         table.add_column(column)
     for row in rows:
-        table.add_row(
+        cells = [
             row.node,
             row.display,
             str(row.state),
@@ -166,5 +183,9 @@ def print_status(console: Console, rows: Iterable[NodeStatus]) -> None:
             f"{row.routes_active}/{row.routes_expected} active",
             "on" if row.forwarding else "[red]off[/]",
             "[green]yes[/]" if row.ready else f"[red]no[/]: {'; '.join(row.issues)}",
-        )
+        ]
+        if kube:
+            condition = {True: "False (RouteCreated)", False: "[red]True[/] (NoRouteCreated)", None: "-"}[row.routed]
+            cells += [row.node_object or "-", ", ".join(map(str, row.pod_cidrs)) or "-", condition]
+        table.add_row(*cells)
     console.print(table)

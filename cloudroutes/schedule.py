@@ -17,6 +17,9 @@ order that matters is local:
 - A create or re-point of a destination waits for a delete of that destination in that table to
   have finished, so a subnet that moves is free before it is taken again.
 - An unclaim waits for every delete and re-point to have finished: a record goes last.
+- A Node object is told its podCIDR once its VM's claim has landed, and marked routed
+  (NetworkUnavailable False) only once every route write for its VM has *succeeded*, after any
+  mark-unrouted of the same Node: the condition never runs ahead of the routes.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class Step:
     """Indices of steps that must have ended (well or badly) before this one starts."""
     after_landed: tuple[int, ...] = ()
     """Indices of steps the cloud must have accepted first; if one failed, this step is skipped."""
+    after_done: tuple[int, ...] = ()
+    """Indices of steps that must have ended well first; if one did not, this step is skipped."""
 
 
 def steps(actions: Sequence[Action], node_write_order: Sequence[ActionKind] = ()) -> tuple[Step, ...]:
@@ -51,6 +56,7 @@ def steps(actions: Sequence[Action], node_write_order: Sequence[ActionKind] = ()
     for action in actions:
         finished: list[int] = []
         landed: list[int] = []
+        done: list[int] = []
         if action.kind in node_write_order:
             earlier = node_write_order[: list(node_write_order).index(action.kind)]
             finished += [i for kind in earlier for i in by_node.get((action.node, kind), [])]
@@ -59,5 +65,17 @@ def steps(actions: Sequence[Action], node_write_order: Sequence[ActionKind] = ()
             finished += deletes.get((action.table, action.destination), [])
         if action.kind is ActionKind.UNCLAIM:
             finished += route_changes
-        built.append(Step(action=action, after_finished=tuple(sorted(finished)), after_landed=tuple(sorted(landed))))
+        if action.kind is ActionKind.PUBLISH:
+            landed += by_node.get((action.node, ActionKind.CLAIM), [])
+        if action.kind is ActionKind.MARK_ROUTED:
+            done += [i for kind in ROUTE_WRITES for i in by_node.get((action.node, kind), [])]
+            finished += by_node.get((action.node, ActionKind.MARK_UNROUTED), [])
+        built.append(
+            Step(
+                action=action,
+                after_finished=tuple(sorted(finished)),
+                after_landed=tuple(sorted(landed)),
+                after_done=tuple(sorted(done)),
+            )
+        )
     return tuple(built)

@@ -7,9 +7,10 @@ table, and its VM may forward packets that are not its own.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from cloudroutes.model import Cluster, IPNetwork, NodeName, NodeState, Observed
+from cloudroutes.model import Cluster, IPNetwork, NodeName, NodeObject, NodeState, Observed
 from cloudroutes.ownership import is_ours
 
 
@@ -23,6 +24,11 @@ class NodeStatus:
     routes_expected: int
     forwarding: bool
     issues: tuple[str, ...]
+    node_object: str = ""
+    """Its Kubernetes Node, when [kubernetes] is on and one names this VM."""
+    pod_cidrs: tuple[IPNetwork, ...] = ()
+    routed: bool | None = None
+    """The Node's NetworkUnavailable as the route controller writes it: True = RouteCreated."""
 
     @property
     def ready(self) -> bool:
@@ -49,7 +55,14 @@ def node_statuses(observed: Observed, cluster: Cluster) -> tuple[NodeStatus, ...
                 cluster,
             )
         )
-    return tuple(rows)
+    objects = {n.vm: n for n in observed.node_objects if n.vm is not None}
+    return tuple(_with_node_object(row, objects.get(row.node)) for row in rows)
+
+
+def _with_node_object(row: NodeStatus, found: NodeObject | None) -> NodeStatus:
+    if found is None:
+        return row
+    return dataclasses.replace(row, node_object=found.name, pod_cidrs=found.pod_cidrs, routed=found.routed)
 
 
 def _row(

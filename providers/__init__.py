@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 from cloudroutes.providers.base import Budget, Capabilities, Pending, Provider, Settled
 
 if TYPE_CHECKING:
-    from cloudroutes.config import Config
+    from cloudroutes.config import Config, KubernetesConfig
     from cloudroutes.model import IPNetwork
+    from cloudroutes.providers.kube import NodeLedger
 
 __all__ = [
     "REGISTRY",
@@ -26,6 +27,7 @@ __all__ = [
     "Provider",
     "Settled",
     "create",
+    "ledger",
     "node_reader",
 ]
 
@@ -60,3 +62,10 @@ def create(name: str, config: Config) -> Provider:
 def node_reader(name: str) -> NodeReader:
     reader: NodeReader = _load(NODE_READERS, name)
     return reader
+
+
+def ledger(settings: KubernetesConfig) -> NodeLedger:
+    """The Kubernetes Node objects, reached as kubectl reaches them; lightkube is imported here only."""
+    from cloudroutes.providers.kube import KubeNodes
+
+    return KubeNodes(kubeconfig=settings.kubeconfig, context=settings.context)

@@ -225,6 +225,7 @@ def capabilities(limits: Limits) -> Capabilities:
             ActionKind.ENABLE_FORWARDING: Budget(family="ModifyNetworkInterfaceAttribute", burst=100, rate=5.0),
         },
         read_budget=Budget(family="non-mutating", burst=limits.read_burst or 100, rate=limits.read_rate or 20.0),
+        provider_id="aws",
     )
 
 

@@ -50,6 +50,8 @@ class Capabilities:
     """The meter each write kind spends. `limits.write_burst/write_rate` override the route writes' one."""
     read_budget: Budget
     """The meter observe() spends, kept by the provider itself (`limits.read_burst/read_rate` override it)."""
+    provider_id: str = ""
+    """The cloud's name in a Kubernetes Node's spec.providerID (aws:///zone/i-..., gce://project/zone/name)."""
     node_write_order: tuple[ActionKind, ...] = ()
     """Writes to one VM that must each have finished before the next starts, in this order (GCE:
     forwarding, then labels: the instance PUT is guarded by a fingerprint a label write changes)."""

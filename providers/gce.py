@@ -73,6 +73,7 @@ def capabilities(settings: GceConfig, limits: Limits) -> Capabilities:
         fixes_forwarding=settings.fix_forwarding,
         write_budgets={kind: writes for kind in ActionKind},
         read_budget=_per_minute("reads", limits.read_burst, limits.read_rate),
+        provider_id="gce",
         # instances.update is a PUT of the whole instance guarded by its fingerprint, which a label
         # write changes: forwarding must have finished before the labels go.
         node_write_order=(ActionKind.ENABLE_FORWARDING, ActionKind.CLAIM),

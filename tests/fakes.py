@@ -27,6 +27,7 @@ from cloudroutes.model import (
     IPNetwork,
     Node,
     NodeName,
+    NodeObject,
     NodeState,
     Observed,
     Route,
@@ -105,6 +106,7 @@ class FakeProvider:
         node_write_order: tuple[ActionKind, ...] = (),
         operation_polls: int = 0,
         on_settle: OnSettle | None = None,
+        node_objects: Iterable[NodeObject] = (),
     ) -> None:
         self.nodes: dict[NodeName, Node] = {n.name: n for n in nodes}
         items = tables.items() if isinstance(tables, Mapping) else ((t, ()) for t in tables)
@@ -123,6 +125,8 @@ class FakeProvider:
             read_budget=UNMETERED,
             node_write_order=node_write_order,
         )
+        self.node_objects: dict[str, NodeObject] = {n.name: n for n in node_objects}
+        """Kubernetes Node objects by name: publish sets podCIDRs only from empty, as the API server does."""
         self.operation_polls = operation_polls
         self.on_settle = on_settle
         self.settles = 0
@@ -163,7 +167,10 @@ class FakeProvider:
                 )
                 for key, routes in self.routes.items()
             )
-            return Observed(nodes=tuple(self.nodes.values()), tables=tables, occupied=self.occupied)
+            objects = tuple(dataclasses.replace(n, ref=n.name) for n in self.node_objects.values())
+            return Observed(
+                nodes=tuple(self.nodes.values()), tables=tables, occupied=self.occupied, node_objects=objects
+            )
 
     def execute(self, action: Action) -> Pending | None:
         with self._lock:
@@ -225,6 +232,14 @@ class FakeProvider:
 
     def _apply(self, action: Action) -> None:
         match action.kind:
+            case ActionKind.PUBLISH:
+                held = self.node_objects[action.ref]
+                if held.pod_cidrs and set(held.pod_cidrs) != set(action.subnets):
+                    raise Conflict(f"Node {action.ref} already holds {held.pod_cidrs}")
+                self.node_objects[action.ref] = dataclasses.replace(held, pod_cidrs=action.subnets)
+            case ActionKind.MARK_ROUTED | ActionKind.MARK_UNROUTED:
+                routed = action.kind is ActionKind.MARK_ROUTED
+                self.node_objects[action.ref] = dataclasses.replace(self.node_objects[action.ref], routed=routed)
             case ActionKind.CLAIM:
                 self._set_node(action, recorded=action.subnets)
             case ActionKind.UNCLAIM:

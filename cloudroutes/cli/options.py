@@ -9,6 +9,7 @@ import typer
 from cloudroutes import config as config_mod
 from cloudroutes.cli.output import Output, fail
 from cloudroutes.errors import EXIT_USAGE, ConfigError
+from cloudroutes.model import KubeMode
 from cloudroutes.providers.base import Provider
 
 ConfigOpt = Annotated[
@@ -70,7 +71,13 @@ def load_config(
 
 
 def make_provider(cfg: config_mod.Config) -> Provider:
-    """By name, through the registry: the CLI never imports a cloud's module itself."""
+    """By name, through the registry: the CLI never imports a cloud's module itself. With
+    [kubernetes] on, the Node objects join the cloud behind the same face."""
     from cloudroutes import providers
 
-    return providers.create(cfg.provider, cfg)
+    cloud = providers.create(cfg.provider, cfg)
+    if cfg.kubernetes.kube_mode is KubeMode.OFF:
+        return cloud
+    from cloudroutes.kubernetes import WithNodeObjects
+
+    return WithNodeObjects(cloud, providers.ledger(cfg.kubernetes))

@@ -51,6 +51,10 @@ class Cloud(Protocol):
 
     def reset_calls(self) -> None: ...
 
+    def provider_id(self, node: str) -> str:
+        """The node's VM as a Kubernetes Node's spec.providerID names it."""
+        ...
+
 
 def converge(cloud: Cloud) -> engine.Report:
     cfg, provider = cloud.config(), cloud.provider()
@@ -117,6 +121,10 @@ class AwsCloud:
     def reset_calls(self) -> None:
         self.world.sim.reset_calls()
 
+    def provider_id(self, node: str) -> str:
+        zone = self.world.instances()[node]["Placement"]["AvailabilityZone"]
+        return f"aws:///{zone}/{node}"
+
 
 class GceCloud:
     name = "gce"
@@ -165,3 +173,6 @@ class GceCloud:
 
     def reset_calls(self) -> None:
         self.world.sim.reset_calls()
+
+    def provider_id(self, node: str) -> str:
+        return f"gce://{gce_world.PROJECT}/{self.world.zone_for(node)}/{node}"

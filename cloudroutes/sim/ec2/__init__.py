@@ -1,12 +1,12 @@
 """The embedded EC2 cloud: moto's server on loopback, with AWS's route rules moto lacks, faults
-(latency, throttling, EC2's token buckets) and a call log.
+(latency, throttling, EC2's token buckets, read lag) and a call log.
 
     from cloudroutes.sim.ec2 import Ec2Sim, seed
     with Ec2Sim(route_limit=50) as sim:
         world = seed.cluster(sim.client())
 
 Modules: sim (Ec2Sim, the public face), server (the WSGI layer in front of moto), rules (AWS's route
-rules), buckets (EC2's throttling buckets), calls (the call log), errors (EC2's error
+rules), lag (read lag), buckets (EC2's throttling buckets), calls (the call log), errors (EC2's error
 answer), backend (lookups in moto's in-process state), seed (a cluster's worth of AWS, built through
 the public API).
 

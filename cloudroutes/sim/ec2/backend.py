@@ -1,4 +1,4 @@
-"""moto's in-process EC2 state, found by region: the lookups the rules and the sim share.
+"""moto's in-process EC2 state, found by region: the lookups the rules, the read lag and the sim share.
 
 The sim always runs moto in this process, so it may read moto's objects directly. Never here: a rule,
 an answer or a change to moto's state; only finding things, with EC2's NotFound error when they are
@@ -32,3 +32,9 @@ def instance(region: str, instance_id: str) -> Any:
             if candidate.id == instance_id:
                 return candidate
     raise Ec2Error("InvalidInstanceID.NotFound", f"The instance ID '{instance_id}' does not exist")
+
+
+def interface_owner(region: str, interface_id: str) -> str | None:
+    """The instance an interface is attached to, if any."""
+    eni = backend(region).enis.get(interface_id)
+    return eni.instance.id if eni is not None and eni.instance is not None else None

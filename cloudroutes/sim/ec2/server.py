@@ -1,16 +1,17 @@
-"""The sim's HTTP face: a WSGI layer in front of moto's server that logs, faults, checks and forwards.
+"""The sim's HTTP face: a WSGI layer in front of moto's server that logs, faults, checks, lags and forwards.
 
 For an EC2 query request, in order: parse the form body; the sim's faults and rules (`Ec2Sim._admit`),
 whose EC2 error is answered without moto; else moto answers the (possibly rewritten) request, the call
-is logged, and what EC2 does beside moto follows a successful write. Service Quotas' GetServiceQuota
-for the route limit is answered here too.
+is logged, what EC2 does beside moto follows a successful write, and a read may be answered as it was a
+while ago (lag.py). Service Quotas' GetServiceQuota for the route limit is answered here too.
 
-Never here: a rule or a fault; only moving requests and answers.
+Never here: a rule, a fault or the lag's bookkeeping; only moving requests and answers.
 """
 
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from cloudroutes.sim.ec2.errors import Ec2Error
+from cloudroutes.sim.ec2.lag import Reader
 
 if TYPE_CHECKING:
     from cloudroutes.sim.ec2.sim import Ec2Sim
@@ -41,6 +43,7 @@ class Answer:
         return self.status < 300
 
     def send(self, start_response: StartResponse) -> list[bytes]:
+        # The body may have been rewritten (read lag), so its length is measured here, not copied.
         headers = [(k, v) for k, v in self.headers if k.lower() != "content-length"]
         start_response(self.status_line, [*headers, ("Content-Length", str(len(self.body)))])
         return [self.body]
@@ -64,10 +67,15 @@ class RulesLayer:
         except Ec2Error as exc:
             self.sim.call_log.record(action, params, exc.status)
             return Answer(exc.status_line(), [("Content-Type", "text/xml")], exc.body()).send(start_response)
-        answer = self._forward(environ, params)
-        self.sim.call_log.record(action, params, answer.status)
+        read = self._reader(environ)
+        with self.sim.lag.write(action, params, read) as commit:
+            answer = self._forward(environ, params)
+            self.sim.call_log.record(action, params, answer.status)
+            if answer.ok:
+                self.sim._after(action, params)
+                commit()
         if answer.ok:
-            self.sim._after(action, params)
+            answer = Answer(answer.status_line, answer.headers, self.sim.lag.rewrite(action, params, answer.body, read))
         return answer.send(start_response)
 
     def _forward(self, environ: dict[str, Any], params: dict[str, str]) -> Answer:
@@ -87,6 +95,14 @@ class RulesLayer:
                 response.close()
         status_line, headers = started[0] if started else ("500 Internal Server Error", [])
         return Answer(status_line, list(headers), content)
+
+    def _reader(self, environ: dict[str, Any]) -> Reader:
+        """Reads moto directly (no rules, faults or log): the lag's view of the state now."""
+
+        def read(params: dict[str, str]) -> ET.Element:
+            return ET.fromstring(self._forward(environ, params).body)
+
+        return read
 
     def _route_quota(self, start_response: StartResponse) -> list[bytes]:
         quota = {

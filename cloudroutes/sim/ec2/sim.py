@@ -1,5 +1,5 @@
 """`Ec2Sim`: the embedded EC2 cloud's public face. moto's server on loopback, with AWS's route rules,
-faults and a call log.
+faults, read lag and a call log.
 
     sim = Ec2Sim(route_limit=50).start()
     boto3.client("ec2", endpoint_url=sim.endpoint, ...)   # or os.environ.update(sim.env())
@@ -7,11 +7,12 @@ faults and a call log.
     sim.stop()
 
 Faults are off by default: `latency` seconds before each call, `throttle_rate` (a share of mutating
-calls answered RequestLimitExceeded), or `write_bucket=(burst, per_second)` to enforce EC2's own
-mutating-call token bucket the way AWS does.
+calls answered RequestLimitExceeded), `write_bucket=(burst, per_second)` to enforce EC2's own
+mutating-call token bucket the way AWS does, or `read_lag` seconds during which reads show a resource
+as it was before a write (EC2's eventual consistency, see lag.py).
 
-Never here: the rules themselves (rules.py), the buckets (buckets.py) or the WSGI plumbing
-(server.py). This object owns them and their switches.
+Never here: the rules themselves (rules.py), the buckets (buckets.py), the lag's bookkeeping (lag.py)
+or the WSGI plumbing (server.py). This object owns them and their switches.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.server import DomainDispatcherApplication, create_backend_app
@@ -30,6 +31,7 @@ from cloudroutes.sim.ec2 import backend, rules
 from cloudroutes.sim.ec2.buckets import WriteBuckets
 from cloudroutes.sim.ec2.calls import MUTATING, Call, CallLog
 from cloudroutes.sim.ec2.errors import Ec2Error
+from cloudroutes.sim.ec2.lag import ReadLag
 from cloudroutes.sim.ec2.server import RulesLayer
 
 REGION = "us-east-1"
@@ -48,8 +50,11 @@ class Ec2Sim:
         latency: float = 0.0,
         throttle_rate: float = 0.0,
         write_bucket: tuple[int, float] | None = None,
+        read_lag: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
         seed: int = 7,
     ) -> None:
+        """`clock` is the read lag's time source, so a test can move time instead of sleeping."""
         self.host, self.port, self.region = host, port, region
         self.route_limit = route_limit
         self.latency = latency
@@ -57,6 +62,8 @@ class Ec2Sim:
         self._lock = threading.Lock()
         self._buckets = WriteBuckets()
         self.set_write_bucket(write_bucket)
+        self.lag = ReadLag(region, clock)
+        self.set_read_lag(read_lag)
         self._random = random.Random(seed)
         self.call_log = CallLog()
         self._server: BaseWSGIServer | None = None
@@ -81,6 +88,7 @@ class Ec2Sim:
         from moto.moto_api import _internal
 
         _internal.moto_api_backend.reset()
+        self.lag.clear()
         self.reset_calls()
 
     def stop(self) -> None:
@@ -130,6 +138,15 @@ class Ec2Sim:
         """Arm (or disarm) EC2's throttling: `bucket` is the mutating bucket (AWS: 50, 5/s); the
         actions EC2 meters apart get their own AWS-sized buckets. Arm it after seeding."""
         self._buckets.arm(bucket)
+
+    def set_read_lag(self, seconds: float) -> None:
+        """Reads show what a write changed only `seconds` after it (0: at once, and forget the past).
+        Writes made before it is armed are visible at once, so arm it after seeding."""
+        self.lag.set(seconds)
+
+    @property
+    def read_lag(self) -> float:
+        return self.lag.seconds
 
     def set_launch_time(self, instance_id: str, when: Any) -> None:
         """EC2 reports launch times to the second; tests that need an order set it outright."""

@@ -76,20 +76,19 @@ def sim_aws(
 ) -> None:
     """Run the embedded EC2 cloud in the foreground with a seeded VPC; prints what to export."""
     setup_logging(False)
-    from cloudroutes.sim import ec2_seed
-    from cloudroutes.sim.ec2 import Ec2Sim
+    from cloudroutes.sim.ec2 import Ec2Sim, seed
 
     sim = Ec2Sim(port=port, route_limit=route_limit).start()
-    seed = ec2_seed.cluster(sim.client(), cluster="demo", nodes=nodes, multi_interface=min(1, nodes))
+    seeded = seed.cluster(sim.client(), cluster="demo", nodes=nodes, multi_interface=min(1, nodes))
     exports = sim.env() | {
         "CLOUDROUTES_PROVIDER": "aws",
         "CLOUDROUTES_CLUSTER_NAME": "demo",
         "CLOUDROUTES_CLUSTER_CIDR": "10.244.0.0/16",
-        "CLOUDROUTES_AWS_VPC_ID": seed.vpc_id,
+        "CLOUDROUTES_AWS_VPC_ID": seeded.vpc_id,
         "CLOUDROUTES_AWS_REGION": sim.region,
     }
     _serve(
-        exports, output, f"EC2 sim on {sim.endpoint}: VPC {seed.vpc_id}, {nodes} node(s). Ctrl-C stops it.", sim.stop
+        exports, output, f"EC2 sim on {sim.endpoint}: VPC {seeded.vpc_id}, {nodes} node(s). Ctrl-C stops it.", sim.stop
     )
 
 

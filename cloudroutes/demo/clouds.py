@@ -26,29 +26,28 @@ emulator = true
 
 def aws_world(nodes: int = 6) -> World:
     """A VPC with two AZ route tables tagged for the cluster, foreign routes, six nodes (one multi-ENI)."""
-    from cloudroutes.sim import ec2_seed
-    from cloudroutes.sim.ec2 import Ec2Sim
+    from cloudroutes.sim.ec2 import Ec2Sim, seed
 
     sim = Ec2Sim().start()
     ec2 = sim.client()
-    seed = ec2_seed.cluster(ec2, cluster="demo", nodes=nodes)
-    text = AWS_CONFIG.format(vpc_id=seed.vpc_id, region=sim.region, endpoint=sim.endpoint)
+    seeded = seed.cluster(ec2, cluster="demo", nodes=nodes)
+    text = AWS_CONFIG.format(vpc_id=seeded.vpc_id, region=sim.region, endpoint=sim.endpoint)
     cfg = config_mod.from_text(text, source="demo")
 
     def churn() -> str:
-        victim = seed.instance_ids[0]
+        victim = seeded.instance_ids[0]
         ec2.terminate_instances(InstanceIds=[victim])
-        born = ec2_seed.launch(ec2, seed, 2)
+        born = seed.launch(ec2, seeded, 2)
         return f"Terminated {victim}; launched {', '.join(born)}."
 
     def foreign_intact() -> bool:
-        tables = ec2.describe_route_tables(RouteTableIds=seed.table_ids)["RouteTables"]
+        tables = ec2.describe_route_tables(RouteTableIds=seeded.table_ids)["RouteTables"]
         present = {
             (r.get("DestinationCidrBlock"), r.get("GatewayId") or r.get("VpcPeeringConnectionId"))
             for t in tables
             for r in t["Routes"]
         }
-        return all((dest, target) in present for dest, target in seed.foreign.items())
+        return all((dest, target) in present for dest, target in seeded.foreign.items())
 
     return World(
         config=cfg,

@@ -9,8 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cloudroutes.cli import app
-from cloudroutes.sim import ec2_seed
-from cloudroutes.sim.ec2 import Ec2Sim
+from cloudroutes.sim.ec2 import Ec2Sim, seed
 
 from .world import World
 
@@ -32,7 +31,7 @@ def ec2(sim: Ec2Sim) -> Any:
 @pytest.fixture
 def make_world(sim: Ec2Sim, ec2: Any, tmp_path: Any) -> Callable[..., World]:
     def make(*, tag_tables: bool = True) -> World:
-        return World(sim=sim, ec2=ec2, seed=ec2_seed.vpc(ec2, cluster="prod", tag_tables=tag_tables), path=tmp_path)
+        return World(sim=sim, ec2=ec2, seed=seed.vpc(ec2, cluster="prod", tag_tables=tag_tables), path=tmp_path)
 
     return make
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cloudroutes.sim import ec2_seed
+from cloudroutes.sim.ec2 import seed
 
 
 def no_writes(world) -> bool:
@@ -26,7 +26,7 @@ def last_line(text: str) -> str:
 
 
 def test_plan_apply_status_exit_codes(world, cli):
-    ec2_seed.launch(world.ec2, world.seed, 3)
+    seed.launch(world.ec2, world.seed, 3)
     config = world.write_config()
     world.sim.reset_calls()
 
@@ -46,13 +46,13 @@ def test_plan_apply_status_exit_codes(world, cli):
 
 
 def test_config_path_from_environment(world, cli):
-    ec2_seed.launch(world.ec2, world.seed, 1)
+    seed.launch(world.ec2, world.seed, 1)
     result = cli("plan", "--detailed-exitcode", CLOUDROUTES_CONFIG=world.write_config())
     assert result.exit_code == 3
 
 
 def test_every_key_can_come_from_the_environment(world, cli, tmp_path, monkeypatch):
-    ec2_seed.launch(world.ec2, world.seed, 1)
+    seed.launch(world.ec2, world.seed, 1)
     monkeypatch.chdir(tmp_path)
     env = {
         "CLOUDROUTES_PROVIDER": "aws",
@@ -67,7 +67,7 @@ def test_every_key_can_come_from_the_environment(world, cli, tmp_path, monkeypat
 
 
 def test_json_output_documents_plan_and_apply(world, cli):
-    ec2_seed.launch(world.ec2, world.seed, 2)
+    seed.launch(world.ec2, world.seed, 2)
     config = world.write_config()
 
     plan = json.loads(cli("plan", "--config", config, "-o", "json").output)
@@ -88,7 +88,7 @@ def test_json_output_documents_plan_and_apply(world, cli):
 
 
 def test_apply_refuses_without_yes_when_stdin_is_not_a_terminal(world, cli):
-    ec2_seed.launch(world.ec2, world.seed, 1)
+    seed.launch(world.ec2, world.seed, 1)
     world.sim.reset_calls()
     result = cli("apply", "--config", world.write_config())
     assert result.exit_code == 2
@@ -97,8 +97,8 @@ def test_apply_refuses_without_yes_when_stdin_is_not_a_terminal(world, cli):
 
 
 def test_destroy_removes_routes_and_records_but_leaves_forwarding(world, cli):
-    ec2_seed.foreign_routes(world.ec2, world.seed)
-    nodes = ec2_seed.launch(world.ec2, world.seed, 2)
+    seed.foreign_routes(world.ec2, world.seed)
+    nodes = seed.launch(world.ec2, world.seed, 2)
     config = world.write_config()
     assert cli("apply", "--config", config, "--yes").exit_code == 0
 
@@ -127,7 +127,7 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("overrides", "says"), REFUSALS)
 def test_bad_input_is_one_line_exit_2_and_no_write(world, cli, overrides, says):
-    ec2_seed.launch(world.ec2, world.seed, 2)
+    seed.launch(world.ec2, world.seed, 2)
     config = world.write_config(**overrides)
     world.sim.reset_calls()
 
@@ -141,7 +141,7 @@ def test_bad_input_is_one_line_exit_2_and_no_write(world, cli, overrides, says):
 
 def test_no_managed_route_table_is_refused(make_world, cli):
     world = make_world(tag_tables=False)
-    ec2_seed.launch(world.ec2, world.seed, 1)
+    seed.launch(world.ec2, world.seed, 1)
     world.sim.reset_calls()
     result = cli("apply", "--yes", "--config", world.write_config())
     assert result.exit_code == 2 and "no managed route table" in result.output
@@ -166,7 +166,7 @@ def test_missing_config_file_is_refused(cli, tmp_path):
 
 
 def test_an_empty_node_list_does_not_wipe_the_cluster(world, cli):
-    ec2_seed.launch(world.ec2, world.seed, 4)
+    seed.launch(world.ec2, world.seed, 4)
     config = world.write_config()
     assert cli("apply", "--config", config, "--yes").exit_code == 0
     world.sim.reset_calls()
@@ -182,7 +182,7 @@ def test_an_empty_node_list_does_not_wipe_the_cluster(world, cli):
 
 def test_route_quota_creates_nothing_in_a_full_table_and_names_the_quota(world, cli):
     world.sim.route_limit = 3
-    ec2_seed.launch(world.ec2, world.seed, 4)
+    seed.launch(world.ec2, world.seed, 4)
 
     result = cli("apply", "--config", world.write_config(), "--yes")
 
@@ -192,7 +192,7 @@ def test_route_quota_creates_nothing_in_a_full_table_and_names_the_quota(world, 
 
 
 def test_exhaustion_converges_what_fits_and_names_the_rest(world, cli):
-    nodes = ec2_seed.launch(world.ec2, world.seed, 5)
+    nodes = seed.launch(world.ec2, world.seed, 5)
     for offset, node in enumerate(nodes):
         world.sim.set_launch_time(node, datetime(2026, 1, offset + 1, tzinfo=UTC))
 
@@ -206,7 +206,7 @@ def test_exhaustion_converges_what_fits_and_names_the_rest(world, cli):
 
 
 def test_every_key_can_come_from_a_flag_of_its_own(world, cli, tmp_path, monkeypatch):
-    ec2_seed.launch(world.ec2, world.seed, 1)
+    seed.launch(world.ec2, world.seed, 1)
     monkeypatch.chdir(tmp_path)
     flags = [
         "--provider",
@@ -228,7 +228,7 @@ def test_every_key_can_come_from_a_flag_of_its_own(world, cli, tmp_path, monkeyp
 
 
 def test_a_flag_beats_the_file_and_the_environment(world, cli):
-    ec2_seed.launch(world.ec2, world.seed, 1)
+    seed.launch(world.ec2, world.seed, 1)
     config = world.write_config(cidr='"10.246.0.0/16"')
     result = cli(
         "plan", "-c", config, "--cluster-cidr", "10.247.0.0/16", "-o", "json", CLOUDROUTES_CLUSTER_CIDR="10.248.0.0/16"

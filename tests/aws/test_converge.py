@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloudroutes import engine
-from cloudroutes.sim import ec2_seed
+from cloudroutes.sim.ec2 import seed
 
 READS = {"DescribeVpcs", "DescribeRouteTables", "DescribeInstances", "GetServiceQuota"}
 
@@ -27,8 +27,8 @@ def primary_eni(instance: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_converges_one_subnet_per_node_routed_in_every_table(world):
-    ec2_seed.launch(world.ec2, world.seed, 3)
-    ec2_seed.launch(world.ec2, world.seed, 1, interfaces=2)
+    seed.launch(world.ec2, world.seed, 3)
+    seed.launch(world.ec2, world.seed, 1, interfaces=2)
 
     report = converge(world)
 
@@ -48,7 +48,7 @@ def test_converges_one_subnet_per_node_routed_in_every_table(world):
 
 
 def test_second_pass_makes_zero_writes_and_a_constant_number_of_reads(world):
-    ec2_seed.launch(world.ec2, world.seed, 4)
+    seed.launch(world.ec2, world.seed, 4)
     converge(world)
     world.sim.reset_calls()
 
@@ -60,7 +60,7 @@ def test_second_pass_makes_zero_writes_and_a_constant_number_of_reads(world):
 
 
 def test_reads_do_not_grow_with_the_node_count(world):
-    ec2_seed.launch(world.ec2, world.seed, 30)
+    seed.launch(world.ec2, world.seed, 30)
     world.sim.reset_calls()
     engine.make_plan(world.provider(), world.config())
     assert world.sim.count() == {op: 1 for op in READS}
@@ -69,7 +69,7 @@ def test_reads_do_not_grow_with_the_node_count(world):
 def test_reads_ask_for_the_largest_pages_ec2_allows(world):
     """DescribeInstances pages up to 1,000 instances, DescribeRouteTables up to 100 tables: a pass
     over 1,000 nodes is DescribeVpcs, one page of tables, one of instances and GetServiceQuota."""
-    ec2_seed.launch(world.ec2, world.seed, 3)
+    seed.launch(world.ec2, world.seed, 3)
     world.sim.reset_calls()
     engine.make_plan(world.provider(), world.config())
     pages = {c.action: c.params.get("MaxResults") for c in world.sim.calls if c.action.startswith("Describe")}
@@ -77,7 +77,7 @@ def test_reads_ask_for_the_largest_pages_ec2_allows(world):
 
 
 def test_converge_writes_once_per_missing_route_and_once_per_node(world):
-    ec2_seed.launch(world.ec2, world.seed, 5)
+    seed.launch(world.ec2, world.seed, 5)
     world.sim.reset_calls()
 
     converge(world)
@@ -93,7 +93,7 @@ def test_converge_writes_once_per_missing_route_and_once_per_node(world):
 
 
 def test_forwarding_is_changed_only_where_it_is_on(world):
-    nodes = ec2_seed.launch(world.ec2, world.seed, 3)
+    nodes = seed.launch(world.ec2, world.seed, 3)
     eni = primary_eni(world.instances()[nodes[0]])["NetworkInterfaceId"]
     world.ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, SourceDestCheck={"Value": False})
     world.sim.reset_calls()
@@ -107,11 +107,11 @@ def test_forwarding_is_changed_only_where_it_is_on(world):
 
 
 def test_a_terminated_nodes_route_goes_and_newcomers_do_not_move_anyone(world):
-    nodes = ec2_seed.launch(world.ec2, world.seed, 3)
+    nodes = seed.launch(world.ec2, world.seed, 3)
     converge(world)
     before = world.pod_cidrs()
     world.ec2.terminate_instances(InstanceIds=[nodes[0]])
-    born = ec2_seed.launch(world.ec2, world.seed, 2)
+    born = seed.launch(world.ec2, world.seed, 2)
 
     report = converge(world)
 
@@ -127,7 +127,7 @@ def test_a_terminated_nodes_route_goes_and_newcomers_do_not_move_anyone(world):
 
 
 def test_a_stopped_node_keeps_its_subnet_and_its_blackholed_routes(world):
-    nodes = ec2_seed.launch(world.ec2, world.seed, 2)
+    nodes = seed.launch(world.ec2, world.seed, 2)
     converge(world)
     cidr = world.pod_cidrs()[nodes[0]]
     world.ec2.stop_instances(InstanceIds=[nodes[0]])
@@ -142,7 +142,7 @@ def test_a_stopped_node_keeps_its_subnet_and_its_blackholed_routes(world):
 
 
 def test_a_route_to_a_secondary_interface_is_repointed_with_replace_route(world):
-    (node,) = ec2_seed.launch(world.ec2, world.seed, 1, interfaces=2)
+    (node,) = seed.launch(world.ec2, world.seed, 1, interfaces=2)
     converge(world)
     cidr = world.pod_cidrs()[node]
     instance = world.instances()[node]
@@ -160,13 +160,13 @@ def test_a_route_to_a_secondary_interface_is_repointed_with_replace_route(world)
 
 
 def test_foreign_routes_are_untouched_and_their_ranges_never_allocated(world):
-    ec2_seed.foreign_routes(world.ec2, world.seed, inside="10.244.0.0/24")
+    seed.foreign_routes(world.ec2, world.seed, inside="10.244.0.0/24")
     loner = world.ec2.create_route_table(VpcId=world.seed.vpc_id)["RouteTable"]["RouteTableId"]
     (outsider,) = world.ec2.run_instances(
-        ImageId=ec2_seed.IMAGE, MinCount=1, MaxCount=1, SubnetId=world.seed.subnet_ids[0]
+        ImageId=seed.IMAGE, MinCount=1, MaxCount=1, SubnetId=world.seed.subnet_ids[0]
     )["Instances"]
     world.ec2.create_route(RouteTableId=loner, DestinationCidrBlock="10.244.1.0/24", InstanceId=outsider["InstanceId"])
-    ec2_seed.launch(world.ec2, world.seed, 2)
+    seed.launch(world.ec2, world.seed, 2)
     before = {t: world.routes(t) for t in [*world.seed.table_ids, loner]}
 
     report = converge(world)
@@ -182,7 +182,7 @@ def test_foreign_routes_are_untouched_and_their_ranges_never_allocated(world):
 
 
 def test_two_nodes_claiming_one_subnet_the_earlier_launch_keeps_it(world):
-    first, second = ec2_seed.launch(world.ec2, world.seed, 2)
+    first, second = seed.launch(world.ec2, world.seed, 2)
     world.sim.set_launch_time(first, datetime(2026, 1, 1, tzinfo=UTC))
     world.sim.set_launch_time(second, datetime(2026, 1, 2, tzinfo=UTC))
     for node in (second, first):
@@ -196,7 +196,7 @@ def test_two_nodes_claiming_one_subnet_the_earlier_launch_keeps_it(world):
 
 
 def test_a_record_beats_a_route_to_a_node_that_records_nothing(world):
-    first, second = ec2_seed.launch(world.ec2, world.seed, 2)
+    first, second = seed.launch(world.ec2, world.seed, 2)
     eni = primary_eni(world.instances()[second])["NetworkInterfaceId"]
     world.ec2.create_route(
         RouteTableId=world.seed.table_ids[0], DestinationCidrBlock="10.244.5.0/24", NetworkInterfaceId=eni
@@ -211,7 +211,7 @@ def test_a_record_beats_a_route_to_a_node_that_records_nothing(world):
 
 
 def test_two_applies_at_once_end_with_one_subnet_per_node(world):
-    nodes = ec2_seed.launch(world.ec2, world.seed, 8)
+    nodes = seed.launch(world.ec2, world.seed, 8)
     reports: list[engine.Report] = []
 
     def run() -> None:
@@ -233,8 +233,8 @@ def test_two_applies_at_once_end_with_one_subnet_per_node(world):
 
 
 def test_route_already_exists_means_observe_again_not_success(world, monkeypatch):
-    (node,) = ec2_seed.launch(world.ec2, world.seed, 1)
-    (rival,) = ec2_seed.launch(world.ec2, world.seed, 1)
+    (node,) = seed.launch(world.ec2, world.seed, 1)
+    (rival,) = seed.launch(world.ec2, world.seed, 1)
     cfg, provider = world.config(), world.provider()
     planned = engine.make_plan(provider, cfg)
     # Someone else routes the subnet our plan gives `node` to their own node, between plan and apply.
@@ -259,7 +259,7 @@ def test_route_already_exists_means_observe_again_not_success(world, monkeypatch
 
 
 def test_a_route_deleted_behind_our_back_counts_as_deleted(world):
-    nodes = ec2_seed.launch(world.ec2, world.seed, 2)
+    nodes = seed.launch(world.ec2, world.seed, 2)
     converge(world)
     cidr = world.pod_cidrs()[nodes[0]]
     world.ec2.terminate_instances(InstanceIds=[nodes[0]])
@@ -273,7 +273,7 @@ def test_a_route_deleted_behind_our_back_counts_as_deleted(world):
 
 
 def test_throttling_is_retried_within_a_bound(world):
-    ec2_seed.launch(world.ec2, world.seed, 6)
+    seed.launch(world.ec2, world.seed, 6)
     world.sim.throttle_rate = 0.3
 
     report = converge(world)
@@ -286,7 +286,7 @@ def test_throttling_is_retried_within_a_bound(world):
 
 def test_dual_stack_gives_each_node_one_block_per_family(world):
     world.ec2.associate_vpc_cidr_block(VpcId=world.seed.vpc_id, AmazonProvidedIpv6CidrBlock=True)
-    nodes = ec2_seed.launch(world.ec2, world.seed, 2)
+    nodes = seed.launch(world.ec2, world.seed, 2)
 
     report = converge(world, cidr='["10.244.0.0/16", "fd00:10:244::/56"]')
 
@@ -308,7 +308,7 @@ def test_dual_stack_gives_each_node_one_block_per_family(world):
 
 def test_dropping_a_family_from_the_cluster_cidr_removes_its_records_and_converges(world):
     world.ec2.associate_vpc_cidr_block(VpcId=world.seed.vpc_id, AmazonProvidedIpv6CidrBlock=True)
-    (node,) = ec2_seed.launch(world.ec2, world.seed, 1)
+    (node,) = seed.launch(world.ec2, world.seed, 1)
     assert converge(world, cidr='["10.244.0.0/16", "fd00:10:244::/56"]').converged
 
     report = converge(world)  # IPv4 only from now on

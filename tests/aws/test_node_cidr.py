@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from cloudroutes.sim import ec2_seed
+from cloudroutes.sim.ec2 import seed
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def imds():
 
 def test_node_cidr_reads_its_own_subnet(world, cli, imds):
     instance, url = imds
-    (node,) = ec2_seed.launch(world.ec2, world.seed, 1)
+    (node,) = seed.launch(world.ec2, world.seed, 1)
     instance["id"] = node
 
     assert cli("node-cidr", "--imds", url).exit_code == 3, "not assigned yet: wait and retry"

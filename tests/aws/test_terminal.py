@@ -8,7 +8,7 @@ import pty
 import subprocess
 import sys
 
-from cloudroutes.sim import ec2_seed
+from cloudroutes.sim.ec2 import seed
 
 
 def apply_answering(answer: str, config: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
@@ -28,7 +28,7 @@ def apply_answering(answer: str, config: str, env: dict[str, str]) -> subprocess
 
 
 def test_apply_asks_on_a_terminal(world):
-    ec2_seed.launch(world.ec2, world.seed, 2)
+    seed.launch(world.ec2, world.seed, 2)
     config = world.write_config()
     env = {**os.environ, **world.sim.env()}
     world.sim.reset_calls()

@@ -7,8 +7,7 @@ from typing import Any
 
 from cloudroutes import config as config_mod
 from cloudroutes import providers
-from cloudroutes.sim import ec2_seed
-from cloudroutes.sim.ec2 import Ec2Sim
+from cloudroutes.sim.ec2 import Ec2Sim, seed
 
 CONFIG = """\
 provider = "aws"
@@ -31,7 +30,7 @@ class World:
 
     sim: Ec2Sim
     ec2: Any
-    seed: ec2_seed.Seed
+    seed: seed.Seed
     path: Any
 
     def config_text(

@@ -22,8 +22,7 @@ from botocore.exceptions import ClientError
 from cloudroutes import config as config_mod
 from cloudroutes import engine, planner, providers
 from cloudroutes.model import Node, NodeName, NodeState, Observed, Table, TableKey
-from cloudroutes.sim import ec2_seed
-from cloudroutes.sim.ec2 import Ec2Sim
+from cloudroutes.sim.ec2 import Ec2Sim, seed
 
 AWS_BUCKET = (50, 5.0)
 
@@ -36,19 +35,19 @@ def cluster_config(vpc_id: str, limits: str = "") -> config_mod.Config:
     return config_mod.from_text(text)
 
 
-def seeded(nodes: int, *, bucket: tuple[int, float] | None, azs: int = 1) -> tuple[Ec2Sim, ec2_seed.Seed]:
+def seeded(nodes: int, *, bucket: tuple[int, float] | None, azs: int = 1) -> tuple[Ec2Sim, seed.Seed]:
     sim = Ec2Sim(route_limit=1000).start()
     os.environ.update(sim.env())
-    seed = ec2_seed.vpc(sim.client(), cluster="bench", azs=azs)
-    ec2_seed.launch(sim.client(), seed, nodes)
+    vpc = seed.vpc(sim.client(), cluster="bench", azs=azs)
+    seed.launch(sim.client(), vpc, nodes)
     sim.reset_calls()
     sim.set_write_bucket(bucket)
-    return sim, seed
+    return sim, vpc
 
 
 def converge(nodes: int, limits: str, label: str, azs: int = 1) -> dict[str, object]:
-    sim, seed = seeded(nodes, bucket=AWS_BUCKET, azs=azs)
-    cfg = cluster_config(seed.vpc_id, limits)
+    sim, vpc = seeded(nodes, bucket=AWS_BUCKET, azs=azs)
+    cfg = cluster_config(vpc.vpc_id, limits)
     provider = providers.create("aws", cfg)
     started = time.monotonic()
     report = engine.apply(provider, cfg, engine.make_plan(provider, cfg))
@@ -73,7 +72,7 @@ def kubernetes_style(nodes: int) -> dict[str, object]:
     up to 200 in flight, no client-side rate limit, failures left to the next 10 s pass."""
     import boto3
 
-    sim, seed = seeded(nodes, bucket=AWS_BUCKET)
+    sim, vpc = seeded(nodes, bucket=AWS_BUCKET)
     ec2 = boto3.client(
         "ec2",
         endpoint_url=sim.endpoint,
@@ -82,7 +81,7 @@ def kubernetes_style(nodes: int) -> dict[str, object]:
         aws_secret_access_key="sim",
         config=BotoConfig(retries={"mode": "standard"}, max_pool_connections=200),
     )
-    ids = seed.instance_ids
+    ids = vpc.instance_ids
     pending = {iid: f"10.244.{n}.0/24" for n, iid in enumerate(ids)}
     started, passes = time.monotonic(), 0
 
@@ -91,7 +90,7 @@ def kubernetes_style(nodes: int) -> dict[str, object]:
             ec2.describe_instances(InstanceIds=[iid])
             ec2.modify_instance_attribute(InstanceId=iid, SourceDestCheck={"Value": False})
             ec2.describe_route_tables()
-            ec2.create_route(RouteTableId=seed.table_ids[0], DestinationCidrBlock=pending[iid], InstanceId=iid)
+            ec2.create_route(RouteTableId=vpc.table_ids[0], DestinationCidrBlock=pending[iid], InstanceId=iid)
             return True
         except ClientError as exc:
             return exc.response["Error"]["Code"] == "RouteAlreadyExists"
@@ -146,9 +145,9 @@ def gce_converge(nodes: int, concurrency: int, op_seconds: float, poll_rate: flo
 
 
 def reads_per_pass(nodes: int) -> dict[str, object]:
-    sim, seed = seeded(nodes, bucket=None, azs=2)
+    sim, vpc = seeded(nodes, bucket=None, azs=2)
     # Setting the cluster up is not what is measured here: no client-side write limit for it.
-    cfg = cluster_config(seed.vpc_id, "write_burst = 100000\nwrite_rate = 100000.0\n")
+    cfg = cluster_config(vpc.vpc_id, "write_burst = 100000\nwrite_rate = 100000.0\n")
     provider = providers.create("aws", cfg)
     engine.apply(provider, cfg, engine.make_plan(provider, cfg))
     sim.reset_calls()

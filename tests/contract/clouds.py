@@ -13,7 +13,7 @@ from typing import Protocol
 from cloudroutes import engine
 from cloudroutes.config import Config
 from cloudroutes.providers.base import Provider
-from cloudroutes.sim import ec2_seed
+from cloudroutes.sim.ec2 import seed
 from tests.aws import world as aws_world
 from tests.gce import world as gce_world
 
@@ -72,7 +72,7 @@ class AwsCloud:
         self.world = world
 
     def add_nodes(self, count: int) -> list[str]:
-        return list(ec2_seed.launch(self.world.ec2, self.world.seed, count))
+        return list(seed.launch(self.world.ec2, self.world.seed, count))
 
     def config(self) -> Config:
         return self.world.config()

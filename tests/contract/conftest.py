@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from cloudroutes.sim import ec2_seed
-from cloudroutes.sim.ec2 import Ec2Sim
+from cloudroutes.sim.ec2 import Ec2Sim, seed
 from cloudroutes.sim.gce import ComputeSim
 from tests.aws import world as aws_world
 from tests.gce import world as gce_world
@@ -27,8 +26,7 @@ def cloud(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_p
             for key, value in sim.env().items():
                 monkeypatch.setenv(key, value)
             ec2 = sim.client()
-            seed = ec2_seed.vpc(ec2, cluster="prod")
-            yield AwsCloud(aws_world.World(sim=sim, ec2=ec2, seed=seed, path=tmp_path))
+            yield AwsCloud(aws_world.World(sim=sim, ec2=ec2, seed=seed.vpc(ec2, cluster="prod"), path=tmp_path))
     else:
         with ComputeSim(project=gce_world.PROJECT) as sim:
             yield GceCloud(gce_world.seed_world(sim, tmp_path))

@@ -1,7 +1,8 @@
 """Build a cluster's worth of AWS in any EC2 endpoint, through the public API only.
 
 Used by the demo, `cloudroutes sim aws` and the tests. Everything goes through boto3, so a
-seeded sim looks exactly like a VPC someone built by hand.
+seeded sim looks exactly like a VPC someone built by hand. Never here: a reach into moto or the sim
+(an import-linter contract keeps it so), so seeding works against any EC2 endpoint.
 """
 
 from __future__ import annotations

@@ -1,14 +1,13 @@
-"""The AWS rules moto lacks, as a WSGI layer in front of moto's server.
+"""The AWS route rules moto lacks: each a small function that answers with EC2's error or lets the request by.
 
-moto answers the EC2 API faithfully in shape but skips rules that matter for routes (see
-shared/reference/feasibility.md): no routes-per-table limit, no VPC-CIDR overlap check,
-destinations stored verbatim, InstanceId targets accepted on multi-interface instances,
-a duplicate NetworkInterfaceId route silently overwrites, routes never turn `blackhole`,
-and instance and primary-interface source/dest checks drift apart. Each rule here is one
-small function that either answers with EC2's error or lets the request through.
+moto answers the EC2 API faithfully in shape but skips rules that matter for routes: no routes-per-table
+limit, no VPC-CIDR overlap check, destinations stored verbatim, InstanceId targets accepted on
+multi-interface instances, a duplicate NetworkInterfaceId route silently overwrites, routes never turn
+`blackhole`, and instance and primary-interface source/dest checks drift apart. `checks()` says which
+rules guard which action; `after()` is what EC2 does beside moto once a write succeeded.
 
-This module reads moto's in-process backend (the sim always runs moto in this process)
-and imports nothing of the cloudroutes engine.
+Never here: faults, throttling, the call log or HTTP (sim.py, buckets.py, calls.py, server.py), and
+nothing of the cloudroutes engine.
 """
 
 from __future__ import annotations
@@ -17,21 +16,35 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ec2.models import ec2_backends
 from moto.ec2.models.route_tables import Route as MotoRoute
 
+from cloudroutes.sim.ec2.backend import backend, instance, table
+from cloudroutes.sim.ec2.errors import Ec2Error
+
 Params = dict[str, str]
+Check = Callable[[str, Params], None]
 
 
-class Ec2Error(Exception):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
+def checks(route_limit: int) -> dict[str, list[Check]]:
+    """The rules each action must pass before moto sees it, in order."""
+    return {
+        "CreateRoute": [
+            canonical_destination,
+            single_interface_target,
+            no_vpc_overlap,
+            destination_free,
+            within_route_limit(route_limit),
+        ],
+        "ReplaceRoute": [canonical_destination, single_interface_target, no_vpc_overlap],
+        "DeleteRoute": [canonical_destination],
+        "ModifyInstanceAttribute": [single_interface_attribute],
+    }
 
 
-def backend(region: str) -> Any:
-    return ec2_backends[DEFAULT_ACCOUNT_ID][region]
+def after(region: str, action: str, params: Params) -> None:
+    """What EC2 does beside moto once a write succeeded."""
+    if action in ("ModifyInstanceAttribute", "ModifyNetworkInterfaceAttribute"):
+        mirror_source_dest_check(region, params)
 
 
 def canonical_destination(region: str, params: Params) -> None:
@@ -52,12 +65,7 @@ def _destination(params: Params) -> ipaddress.IPv4Network | ipaddress.IPv6Networ
 
 
 def _table(region: str, params: Params) -> Any:
-    table = backend(region).route_tables.get(params.get("RouteTableId", ""))
-    if table is None:
-        raise Ec2Error(
-            "InvalidRouteTableID.NotFound", f"The routeTable ID '{params.get('RouteTableId')}' does not exist"
-        )
-    return table
+    return table(region, params.get("RouteTableId", ""))
 
 
 def no_vpc_overlap(region: str, params: Params) -> None:
@@ -87,7 +95,7 @@ def destination_free(region: str, params: Params) -> None:
             raise Ec2Error("RouteAlreadyExists", f"The route identified by {dest} already exists.")
 
 
-def within_route_limit(limit: int) -> Callable[[str, Params], None]:
+def within_route_limit(limit: int) -> Check:
     def check(region: str, params: Params) -> None:
         dest = _destination(params)
         if dest is None:
@@ -109,21 +117,12 @@ def single_interface_target(region: str, params: Params) -> None:
     instance_id = params.get("InstanceId")
     if not instance_id:
         return
-    instance = _instance(region, instance_id)
-    if len(instance.nics) > 1:
+    if len(instance(region, instance_id).nics) > 1:
         raise Ec2Error(
             "InvalidInstanceID",
             f"There are multiple interfaces attached to instance '{instance_id}'. "
             "Please specify an interface ID for the operation instead.",
         )
-
-
-def _instance(region: str, instance_id: str) -> Any:
-    for reservation in backend(region).reservations.values():
-        for instance in reservation.instances:
-            if instance.id == instance_id:
-                return instance
-    raise Ec2Error("InvalidInstanceID.NotFound", f"The instance ID '{instance_id}' does not exist")
 
 
 def single_interface_attribute(region: str, params: Params) -> None:
@@ -138,7 +137,7 @@ def mirror_source_dest_check(region: str, params: Params) -> None:
         return
     flag = value.lower() == "true"
     if "InstanceId" in params:
-        nic = _instance(region, params["InstanceId"]).nics.get(0)
+        nic = instance(region, params["InstanceId"]).nics.get(0)
         if nic is not None:
             nic.source_dest_check = flag
     elif "NetworkInterfaceId" in params:

@@ -1,0 +1,186 @@
+"""`Ec2Sim`: the embedded EC2 cloud's public face. moto's server on loopback, with AWS's route rules,
+faults, read lag and a call log.
+
+    sim = Ec2Sim(route_limit=50).start()
+    boto3.client("ec2", endpoint_url=sim.endpoint, ...)   # or os.environ.update(sim.env())
+    sim.calls / sim.writes()                               # what reached the cloud, in order
+    sim.stop()
+
+Faults are off by default: `latency` seconds before each call, `throttle_rate` (a share of mutating
+calls answered RequestLimitExceeded), `write_bucket=(burst, per_second)` to enforce EC2's own
+mutating-call token bucket the way AWS does, or `read_lag` seconds during which reads show a resource
+as it was before a write (EC2's eventual consistency, see lag.py).
+
+Never here: the rules themselves (rules.py), the buckets (buckets.py), the lag's bookkeeping (lag.py)
+or the WSGI plumbing (server.py). This object owns them and their switches.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from cloudroutes.sim.ec2 import backend, rules
+from cloudroutes.sim.ec2.buckets import WriteBuckets
+from cloudroutes.sim.ec2.calls import MUTATING, Call, CallLog
+from cloudroutes.sim.ec2.errors import Ec2Error
+from cloudroutes.sim.ec2.lag import ReadLag
+from cloudroutes.sim.ec2.server import RulesLayer
+
+REGION = "us-east-1"
+
+
+class Ec2Sim:
+    """One at a time per process: moto's backends are process-wide."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = REGION,
+        route_limit: int = 50,
+        latency: float = 0.0,
+        throttle_rate: float = 0.0,
+        write_bucket: tuple[int, float] | None = None,
+        read_lag: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        seed: int = 7,
+    ) -> None:
+        """`clock` is the read lag's time source, so a test can move time instead of sleeping."""
+        self.host, self.port, self.region = host, port, region
+        self.route_limit = route_limit
+        self.latency = latency
+        self.throttle_rate = throttle_rate
+        self._lock = threading.Lock()
+        self._buckets = WriteBuckets()
+        self.set_write_bucket(write_bucket)
+        self.lag = ReadLag(region, clock)
+        self.set_read_lag(read_lag)
+        self._random = random.Random(seed)
+        self.call_log = CallLog()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.app = RulesLayer(self, DomainDispatcherApplication(create_backend_app))
+        self._checks = rules.checks(route_limit)
+        rules.install_route_state()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Ec2Sim:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = make_server(self.host, self.port, self.app, threaded=True)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="ec2-sim", daemon=True)
+        self._thread.start()
+        self.reset()
+        return self
+
+    def reset(self) -> None:
+        """moto keeps its state per process, not per server: start every sim from an empty cloud."""
+        from moto.moto_api import _internal
+
+        _internal.moto_api_backend.reset()
+        self.lag.clear()
+        self.reset_calls()
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Ec2Sim:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """What a shell or subprocess needs to talk to this cloud through boto3's standard chain."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "sim",
+            "AWS_SECRET_ACCESS_KEY": "sim",
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    def client(self, service: str = "ec2") -> Any:
+        """A boto3 client for seeding and inspection; it never retries, so the call log is exact."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id="sim",
+            aws_secret_access_key="sim",
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+
+    # -- switches --------------------------------------------------------------------------
+
+    def set_write_bucket(self, bucket: tuple[int, float] | None) -> None:
+        """Arm (or disarm) EC2's throttling: `bucket` is the mutating bucket (AWS: 50, 5/s); the
+        actions EC2 meters apart get their own AWS-sized buckets. Arm it after seeding."""
+        self._buckets.arm(bucket)
+
+    def set_read_lag(self, seconds: float) -> None:
+        """Reads show what a write changed only `seconds` after it (0: at once, and forget the past).
+        Writes made before it is armed are visible at once, so arm it after seeding."""
+        self.lag.set(seconds)
+
+    @property
+    def read_lag(self) -> float:
+        return self.lag.seconds
+
+    def set_launch_time(self, instance_id: str, when: Any) -> None:
+        """EC2 reports launch times to the second; tests that need an order set it outright."""
+        backend.instance(self.region, instance_id).launch_time = when
+
+    # -- the call log ----------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[Call]:
+        return self.call_log.calls
+
+    def writes(self) -> list[Call]:
+        return self.call_log.writes()
+
+    def count(self, actions: Iterable[str] | None = None) -> dict[str, int]:
+        return self.call_log.count(actions)
+
+    def reset_calls(self) -> None:
+        self.call_log.clear()
+
+    # -- rules and faults, asked by the WSGI layer for each EC2 call -------------------------
+
+    def _admit(self, action: str, params: dict[str, str]) -> None:
+        if self.latency:
+            time.sleep(self.latency)
+        if action in MUTATING:
+            with self._lock:
+                throttled = not self._buckets.take(action) or (
+                    self.throttle_rate > 0 and self._random.random() < self.throttle_rate
+                )
+            if throttled:
+                raise Ec2Error("RequestLimitExceeded", "Request limit exceeded.", status=503)
+        for check in self._checks.get(action, ()):
+            check(self.region, params)
+
+    def _after(self, action: str, params: dict[str, str]) -> None:
+        rules.after(self.region, action, params)

@@ -1,17 +1,17 @@
-"""The package as users get it: a wheel and an editable install both work, --help loads no cloud SDK,
-and the public surface is pinned."""
+"""The package as users get it: a wheel, an sdist built into a wheel and an editable install all
+serve cloudroutes.providers from providers/, none puts a bare `providers` in site-packages, and
+--help loads no cloud SDK."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import types
+import tarfile
 import zipfile
 from pathlib import Path
 
-import cloudroutes
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.packaging import builds
+from tests.packaging.builds import ROOT
 
 
 def run_python(code: str, **kwargs) -> subprocess.CompletedProcess[str]:
@@ -36,46 +36,46 @@ def test_help_imports_no_cloud_sdk():
     assert result.stdout.strip() == "[]"
 
 
-def test_wheel_installs_providers_under_cloudroutes_only(tmp_path):
-    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheel_dir), str(ROOT)],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    (wheel,) = wheel_dir.glob("cloudroutes-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
+def assert_served_from_site_packages(wheel: Path, venv: Path) -> None:
+    python = builds.install_in_fresh_venv(wheel, venv)
+    found = builds.locate(python, cwd=venv)
+    site = Path(found["site"])
+    assert Path(found["cloudroutes"]) == site / "cloudroutes" / "__init__.py"
+    assert Path(found["aws"]) == site / "cloudroutes" / "providers" / "aws.py"
+    assert not found["bare_providers"], "a bare top-level 'providers' package is importable"
+    assert not (site / "providers").exists()
+
+
+def test_wheel_installs_providers_under_cloudroutes_only(tree_wheel, tmp_path):
+    names = zipfile.ZipFile(tree_wheel).namelist()
     assert "cloudroutes/providers/aws.py" in names
     assert not [n for n in names if n.startswith("providers/")], "no bare top-level 'providers' package"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    code = (
-        "import cloudroutes, cloudroutes.providers.aws as aws\n"
-        "from cloudroutes.providers import create, REGISTRY\n"
-        "print(cloudroutes.__file__); print(aws.__file__)\n"
-    )
-    result = run_python(code, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert all(line.startswith(str(target)) for line in result.stdout.split()), result.stdout
+    assert_served_from_site_packages(tree_wheel, tmp_path / "venv")
 
 
-def test_editable_install_serves_providers_from_the_source_tree():
-    result = run_python("import cloudroutes.providers.aws as aws; print(aws.__file__)")
-    assert result.returncode == 0, result.stderr
-    assert Path(result.stdout.strip()).resolve() == ROOT / "providers" / "aws.py"
+def test_sdist_builds_the_same_wheel(sdist, sdist_wheel, tree_wheel, tmp_path):
+    """The sdist carries providers/ as it is in the tree (the mapping, not the symlink, places it), and
+    the wheel built from the unpacked sdist holds exactly the files of the wheel built from the tree."""
+    with tarfile.open(sdist) as archive:
+        members = archive.getnames()
+    top = sdist.name.removesuffix(".tar.gz")
+    assert f"{top}/providers/aws.py" in members
+    assert f"{top}/pyproject.toml" in members
+    assert set(zipfile.ZipFile(sdist_wheel).namelist()) == set(zipfile.ZipFile(tree_wheel).namelist())
+    assert_served_from_site_packages(sdist_wheel, tmp_path / "venv")
 
 
-def test_exported_members():
-    """Everything public in the package namespace is listed in __all__, sorted, and nothing else."""
-    public = {
-        name
-        for name, value in vars(cloudroutes).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType) and name != "annotations"
-    }
-    assert cloudroutes.__all__ == sorted(cloudroutes.__all__)
-    assert set(cloudroutes.__all__) == public
+def test_editable_install_serves_providers_from_the_source_tree(backend, tmp_path):
+    """What `pip install -e .` installs (PEP 660: the backend's editable wheel), in a fresh venv.
+
+    With the symlink in place, setuptools' editable finder maps only `cloudroutes` to the tree and
+    reaches providers/ through the link (it compares real paths); without it, the finder maps
+    cloudroutes.providers to providers/ itself. Either way the module files must be the tree's own,
+    so an edit shows without reinstalling, and the project root must stay off sys.path."""
+    editable = builds.build(backend, "editable", ROOT, tmp_path / "editable")
+    python = builds.install_in_fresh_venv(editable, tmp_path / "venv")
+    found = builds.locate(python, cwd=tmp_path)
+    assert Path(found["cloudroutes"]).resolve() == ROOT / "cloudroutes" / "__init__.py"
+    assert Path(found["providers"]).resolve() == ROOT / "providers" / "__init__.py"
+    assert Path(found["aws"]).resolve() == ROOT / "providers" / "aws.py"
+    assert not found["bare_providers"], "the editable install makes a bare top-level 'providers' importable"

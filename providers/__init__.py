@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from cloudroutes.providers.kube import NodeLedger
 
 __all__ = [
+    "NODE_READERS",
     "REGISTRY",
     "Budget",
     "Capabilities",

@@ -43,7 +43,10 @@ def public_names(package: ModuleType) -> list[str]:
     names = (
         name
         for name, value in vars(package).items()
-        if not name.startswith("_") and not inspect.ismodule(value) and not imported_for_own_use(value)
+        if not name.startswith("_")
+        and name != "TYPE_CHECKING"  # typing's flag, imported to keep annotation-only imports lazy
+        and not inspect.ismodule(value)
+        and not imported_for_own_use(value)
     )
     return sorted(names, key=ruff_order)
 

@@ -153,12 +153,28 @@ def lab_up(
 
 
 @lab_app.command("verify")
-def lab_verify(output: OutputOpt = Output.text, state_dir: StateDirOpt = DEFAULT_LAB_DIR) -> None:
+def lab_verify(
+    output: OutputOpt = Output.text,
+    state_dir: StateDirOpt = DEFAULT_LAB_DIR,
+    settle: Annotated[
+        str,
+        typer.Option(
+            "--settle",
+            metavar="SECONDS",
+            help="Wait at most this long (30, 2.5, 10s) for the fabric and the VMs' boot to catch up "
+            "with the cloud before judging; 0 judges at once.",
+        ),
+    ] = "30s",
+) -> None:
     """Real TCP across the fabric: every check must see the client's own address. Exit 3 if any fails."""
     setup_logging(False)
 
     def step(lab: Any) -> int:
-        matrix = lab.verify(state_dir=state_dir)
+        try:
+            settle_s = lab.parse_seconds(settle)
+        except ValueError as exc:
+            raise ConfigError(f"--settle {settle}: {exc}") from None
+        matrix = lab.verify(state_dir=state_dir, settle_s=settle_s)
         text = json.dumps(matrix.to_json(), indent=2) if output is Output.json else matrix.to_text()
         out.print(text, markup=False, highlight=False)
         return EXIT_OK if matrix.ok else EXIT_PENDING

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import fcntl
 import itertools
+import re
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,15 +124,21 @@ def fabric_routes() -> set[str]:
     }
 
 
-def wait_for(what: str, probe: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 15.0) -> Any:
-    """Poll `probe` until `ok(result)`; fail with the last result. The daemon syncs every 0.2 s and
-    the boot agent asks every 0.5 s, so everything here settles in a second or two."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if ok(result):
-            return result
-        if time.monotonic() > deadline:
-            shown = result.to_text() if isinstance(result, lab.Matrix) else result
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last:\n{shown}")
-        time.sleep(0.1)
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_lab_words() -> set[str]:
+    """Every name written in backticks in the README's lab section (`settle.waited_ms` gives both)."""
+    text = README.read_text()
+    section = text[text.index("\n## The lab\n") :]
+    section = section[: section.index("\n## ", 1)]
+    return {word for quoted in re.findall(r"`([^`\n]+)`", section) for word in re.findall(r"\w+", quoted)}
+
+
+def json_fields(doc: Any) -> set[str]:
+    """Every key of a JSON document, at any depth (the keys of list items too)."""
+    if isinstance(doc, dict):
+        return set(doc) | {field for value in doc.values() for field in json_fields(value)}
+    if isinstance(doc, list):
+        return {field for item in doc for field in json_fields(item)}
+    return set()

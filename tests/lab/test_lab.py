@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import shutil
 import subprocess
+import sys
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
 
 from cloudroutes.sim import lab
-from cloudroutes.sim.lab import bootagent, cloudview, fabric, names, probe, state
+from cloudroutes.sim.lab import bootagent, cloudview, fabric, names, probe, settle, state
 from cloudroutes.sim.lab.cloudview import CloudInstance, CloudRoute, CloudView
 from cloudroutes.sim.lab.fabric import FabricRoute, FabricState
-from cloudroutes.sim.lab.matrix import Check, CheckKind, Matrix
+from cloudroutes.sim.lab.matrix import Check, CheckKind, Dropped, Matrix, Settle
+from cloudroutes.sim.lab.settle import BootAnswer, BootOutcome, LabStatus, VmStatus
 
-from .conftest import Controller, assert_no_lab_left, fabric_routes, wait_for
+from .conftest import Controller, assert_no_lab_left, fabric_routes, json_fields, readme_lab_words
 
 VMS = names.vm_specs(2)
 VM1, VM2 = VMS
@@ -358,6 +363,208 @@ def test_a_probe_passes_only_if_the_server_saw_the_clients_own_address(monkeypat
     assert (check.ok, check.error) == (ok, error)
 
 
+# ---- settling: has the lab caught up with the cloud? --------------------------------------------------
+def vm_status(
+    name: str = "vm1", *, state: str = "running", boot: BootOutcome = BootOutcome.CONFIGURED, current: bool = True
+) -> VmStatus:
+    return VmStatus(name=name, instance_id=f"i-{name}", instance_state=state, boot=boot, current=current)
+
+
+def lab_status(*vms: VmStatus, looked_at: float = 10.0, fabric_errors: tuple[str, ...] = ()) -> LabStatus:
+    return LabStatus(looked_at=looked_at, fabric_errors=fabric_errors, vms=vms)
+
+
+@pytest.mark.parametrize(
+    ("status", "since", "pending"),
+    [
+        # settled
+        (lab_status(vm_status()), 10.0, ()),
+        (lab_status(vm_status(boot=BootOutcome.NOT_ASSIGNED)), 10.0, ()),  # asked for the tags it has now
+        (lab_status(vm_status(current=False)), 10.0, ()),  # a booted VM keeps its subnet, as a node does
+        (lab_status(vm_status(), looked_at=1.0), None, ()),  # --settle 0: any look will do
+        (lab_status(vm_status(state="terminated", boot=BootOutcome.WAITING)), 10.0, ()),  # not judged
+        # not yet
+        (None, None, ("the lab daemon has published no status yet",)),
+        (lab_status(vm_status(), looked_at=9.9), 10.0, ("the daemon has not looked at the cloud since verify began",)),
+        (
+            lab_status(vm_status(), fabric_errors=("replace route x: EEXIST",)),
+            10.0,
+            ("fabric: replace route x: EEXIST",),
+        ),
+        (
+            lab_status(vm_status(boot=BootOutcome.WAITING)),
+            10.0,
+            ("vm1: its boot agent has not asked for its subnet yet",),
+        ),
+        (
+            lab_status(vm_status(boot=BootOutcome.NOT_ASSIGNED, current=False)),
+            10.0,
+            ("vm1: its boot agent has not asked since the instance's tags changed",),
+        ),
+        (
+            lab_status(
+                VmStatus(
+                    name="vm2",
+                    instance_id="i-2",
+                    instance_state="running",
+                    boot=BootOutcome.ERROR,
+                    current=True,
+                    error="exit 1: x",
+                )
+            ),
+            10.0,
+            ("vm2: its boot agent failed: exit 1: x",),
+        ),
+    ],
+    ids=[
+        "configured",
+        "not-assigned",
+        "configured-tags-changed",
+        "any-look",
+        "gone-vm-ignored",
+        "no-status",
+        "stale-look",
+        "fabric-error",
+        "never-asked",
+        "asked-before-tags-changed",
+        "boot-error",
+    ],
+)
+def test_settled_means_fabric_and_boot_caught_up_with_a_fresh_look(status, since, pending) -> None:
+    assert settle.pending(status, since) == pending
+
+
+def test_verify_leaves_out_the_vms_the_cloud_no_longer_runs_and_says_why() -> None:
+    status = lab_status(
+        vm_status("vm1"),
+        vm_status("vm2", state="terminated"),
+        vm_status("vm3", state="absent"),
+        vm_status("vm4", state="stopped"),
+    )
+    assert [(d.vm, d.instance_id, d.instance_state, d.reason) for d in settle.dropped(status)] == [
+        ("vm2", "i-vm2", "terminated", "instance terminated: the cloud no longer has it"),
+        ("vm3", "i-vm3", "absent", "the cloud has no such instance (deleted)"),
+        ("vm4", "i-vm4", "stopped", "instance stopped, not running: it carries no traffic"),
+    ]
+    assert settle.dropped(None) == ()
+
+
+def test_status_of_a_round_compares_the_boot_answer_with_the_tags_of_this_look() -> None:
+    tagged = frozenset({("cloudroutes.io/pod-cidr", "10.244.1.0/24")})
+    view = CloudView(instances=(dataclasses.replace(instance(1), tags=tagged), instance(2)))
+    answers = {
+        "vm1": BootAnswer(outcome=BootOutcome.NOT_ASSIGNED, tags=frozenset()),  # asked before the tag
+        "vm2": BootAnswer(outcome=BootOutcome.CONFIGURED, tags=frozenset(), subnet=NET2),
+    }
+    ids = [("vm1", "i-1"), ("vm2", "i-2"), ("vm3", "i-3")]
+    status = settle.status_of(view, ids, answers, looked_at=5.0, fabric_errors=["x"])
+    assert status.vms == (
+        VmStatus(name="vm1", instance_id="i-1", instance_state="running", boot=BootOutcome.NOT_ASSIGNED, current=False),
+        VmStatus(
+            name="vm2",
+            instance_id="i-2",
+            instance_state="running",
+            boot=BootOutcome.CONFIGURED,
+            current=True,
+            subnet="10.244.2.0/24",
+        ),
+        VmStatus(name="vm3", instance_id="i-3", instance_state="absent", boot=BootOutcome.WAITING, current=False),
+    )
+    assert (status.looked_at, status.fabric_errors) == (5.0, ("x",))
+    assert LabStatus.from_json(json.loads(json.dumps(status.to_json()))) == status
+
+
+def lab_info_at(state_dir: Path, daemon_pid: int) -> lab.LabInfo:
+    return lab.LabInfo(state_dir=state_dir, endpoint="http://127.0.0.1:1", daemon_pid=daemon_pid, vms=())
+
+
+def test_verify_stops_waiting_when_the_daemon_is_gone(tmp_path: Path) -> None:
+    state.write_status(tmp_path, lab_status(vm_status(boot=BootOutcome.WAITING)))
+    # This test's own process is no lab daemon: the wait ends at once, whatever the bound.
+    status, waited = probe.await_settled(lab_info_at(tmp_path, os.getpid()), bound_s=600)
+    assert status == lab_status(vm_status(boot=BootOutcome.WAITING))
+    assert not waited.settled and waited.bound_s == 600
+    assert waited.pending[:2] == (
+        "the daemon has not looked at the cloud since verify began",
+        "vm1: its boot agent has not asked for its subnet yet",
+    )
+    assert waited.pending[2].startswith(f"the lab daemon (pid {os.getpid()}) is not running")
+
+
+def test_verify_judges_when_the_bound_runs_out_and_says_what_it_waited_for(monkeypatch, tmp_path: Path) -> None:
+    # A daemon that is alive but never looks again: stands in for a stuck one (a real daemon always looks).
+    monkeypatch.setattr(probe.lifecycle, "is_lab_daemon", lambda pid: True)
+    state.write_status(tmp_path, lab_status(vm_status(), looked_at=0.0))
+    _, waited = probe.await_settled(lab_info_at(tmp_path, 1), bound_s=0.1)
+    assert (waited.settled, waited.pending) == (False, ("the daemon has not looked at the cloud since verify began",))
+    _, at_once = probe.await_settled(lab_info_at(tmp_path, 1), bound_s=0)  # --settle 0: that old look will do
+    assert (at_once.settled, at_once.pending) == (True, ())
+
+
+@pytest.mark.skipif(shutil.which("ip") is None, reason="needs iproute2's ip")
+def test_the_boot_agent_asks_only_for_vms_whose_instance_runs() -> None:
+    # Namespaces that do not exist: `ip netns exec` fails, which is an answer too (no root needed).
+    vms = tuple(dataclasses.replace(vm, namespace=f"cr-unit-absent-{vm.index}") for vm in VMS)
+    not_assigned = (sys.executable, "-c", "raise SystemExit(3)")
+    agent = bootagent.BootAgent(vms, {"vm1": "i-1", "vm2": "i-2"}, not_assigned, os.environ)
+    tags = frozenset({("cluster", "lab")})
+    agent.run_once({"i-1": tags})  # vm2's instance is not running: a VM that does not run does not boot
+    answers = agent.answers()
+    assert set(answers) == {"vm1"} and (answers["vm1"].outcome, answers["vm1"].tags) == (BootOutcome.ERROR, tags)
+    assert [vm.name for vm in agent.pending()] == ["vm1", "vm2"]
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("10", 10.0), ("2.5", 2.5), ("10s", 10.0), ("0", 0.0), (" 30s ", 30.0)])
+def test_settle_bound_reads_seconds(text: str, seconds: float) -> None:
+    assert lab.parse_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "-1", "nan", "inf", "601", "10m", ""])
+def test_settle_bound_refuses_anything_else(text: str) -> None:
+    with pytest.raises(ValueError):
+        lab.parse_seconds(text)
+
+
+def full_matrix() -> Matrix:
+    """A matrix with every field filled in: a failed check, a VM left out, a judgement before settling."""
+    check = Check(
+        kind=CheckKind.POD_POD_REMOTE,
+        source="vm1-c1",
+        source_address="10.244.1.10",
+        destination="vm2-c1",
+        destination_address="10.244.2.10",
+        ok=False,
+        error="timed out",
+    )
+    return Matrix(
+        checks=(check,),
+        dropped=(Dropped(vm="vm3", instance_id="i-3", instance_state="terminated", reason="gone"),),
+        settle=Settle(settled=False, waited_ms=30000.0, bound_s=30.0, pending=("vm2: its boot agent failed: x",)),
+    )
+
+
+def test_matrix_says_which_vms_it_left_out_and_that_it_judged_before_settling() -> None:
+    doc = full_matrix().to_json()
+    assert doc["dropped"] == [{"vm": "vm3", "instance_id": "i-3", "instance_state": "terminated", "reason": "gone"}]
+    assert doc["settle"] == {
+        "settled": False,
+        "waited_ms": 30000.0,
+        "bound_s": 30.0,
+        "pending": ["vm2: its boot agent failed: x"],
+    }
+    assert full_matrix().to_text().splitlines()[-4:] == [
+        "left out vm3 (i-3): gone",
+        "judged before the lab settled (--settle 30):",
+        "  vm2: its boot agent failed: x",
+        "1 checks: 0 passed, 1 failed",
+    ]
+
+
+def test_every_field_of_verify_json_is_named_in_the_readme() -> None:
+    missing = json_fields(full_matrix().to_json()) - readme_lab_words()
+    assert not missing, f"fields of `lab verify -o json` the README's lab section does not name: {sorted(missing)}"
+
+
 # ---- end to end: real packets, the cloud as the only input -------------------------------------------------
 ROUTED = (CheckKind.POD_POD_REMOTE, CheckKind.NODE_POD, CheckKind.POD_NODE)  # need the cloud's routes
 
@@ -378,26 +585,31 @@ def test_lab_follows_the_cloud_with_real_packets(lab_up: lab.LabInfo, controller
     assert info.exports().startswith("export AWS_ENDPOINT_URL=http://127.0.0.1:")
     with pytest.raises(lab.LabError, match="already up"):
         lab.up(nodes=1, state_dir=state_dir)  # and it leaves the running lab alone
-    remote = {
-        (str(c.kind), c.source, c.destination) for c in lab.verify(state_dir, timeout=0.2).checks if c.kind in ROUTED
-    }
-    verify = lambda: lab.verify(state_dir, timeout=0.5)  # noqa: E731 - success takes ~1 ms; failure waits
+
+    def verify(timeout: float = 0.5) -> Matrix:
+        """One verify, no retries: it waits for the lab to settle (success takes ~1 ms; failure waits)."""
+        matrix = lab.verify(state_dir, timeout=timeout, settle_s=60)
+        assert matrix.settle is not None and matrix.settle.settled, matrix.settle
+        return matrix
+
+    remote = {(str(c.kind), c.source, c.destination) for c in verify(timeout=0.2).checks if c.kind in ROUTED}
 
     # Each VM's boot agent learns its subnet from the tag (through the metadata address) and sets up
     # cbr0; with no route in the cloud yet, nothing crosses VMs.
     controller.tag_pod_cidrs()
-    matrix = wait_for("cbr0 on every VM", verify, lambda m: only_failing(m, remote))
+    matrix = verify()
+    assert only_failing(matrix, remote), matrix.to_text()
     assert all(c.seen_peer == c.source_address for c in matrix.checks if c.ok)
 
     # Routes, but the source/destination check still on: the fabric drops them (blackhole).
     controller.create_routes()
-    wait_for("blackhole routes", fabric_routes, lambda r: r == {f"blackhole 10.244.{n}.0/24" for n in (1, 2, 3)})
-    wait_for("routed checks to fail, local ones to pass", verify, lambda m: only_failing(m, remote))
+    assert only_failing(verify(), remote)
+    assert fabric_routes() == {f"blackhole 10.244.{n}.0/24" for n in (1, 2, 3)}
 
     for vm in info.vms:
         controller.set_source_dest_check(vm, on=False)
-    matrix = wait_for("every check to pass", verify, lambda m: m.ok)
-    assert len(matrix.checks) == 3 + 6 * 4 and matrix.exit_code == 0
+    matrix = verify()
+    assert matrix.ok and len(matrix.checks) == 3 + 6 * 4 and matrix.exit_code == 0, matrix.to_text()
 
     # vm1's check back on: everything through vm1 fails, the rest (and every VM's local traffic) works.
     controller.set_source_dest_check(info.vms[0], on=True)
@@ -409,19 +621,19 @@ def test_lab_follows_the_cloud_with_real_packets(lab_up: lab.LabInfo, controller
         if (c.kind is CheckKind.NODE_POD and c.source == "vm1")
         or (c.kind is CheckKind.POD_NODE and c.destination == "vm1")
     }
-    wait_for("vm1's traffic to be dropped", verify, lambda m: only_failing(m, through_vm1))
+    assert only_failing(verify(), through_vm1)
 
-    # A stopped target turns its route into a blackhole, as in AWS.
+    # A stopped target turns its route into a blackhole, as in AWS; verify leaves the VM out.
     controller.ec2.stop_instances(InstanceIds=[info.vms[2].instance_id])
-    wait_for(
-        "vm3's route to turn blackhole",
-        fabric_routes,
-        lambda r: r == {"blackhole 10.244.1.0/24", "10.244.2.0/24 via 10.0.1.12", "blackhole 10.244.3.0/24"},
-    )
+    stopped = verify()
+    assert fabric_routes() == {"blackhole 10.244.1.0/24", "10.244.2.0/24 via 10.0.1.12", "blackhole 10.244.3.0/24"}
+    assert [(d.vm, d.instance_state) for d in stopped.dropped] == [("vm3", "stopped")]
+    assert not any("vm3" in f"{c.source} {c.destination}" for c in stopped.checks)
 
     controller.delete_routes()
-    wait_for("no lab routes", fabric_routes, lambda r: r == set())
-    wait_for("routed checks to fail again", verify, lambda m: only_failing(m, remote))
+    matrix = verify()
+    assert fabric_routes() == set()
+    assert only_failing(matrix, {(kind, src, dst) for kind, src, dst in remote if "vm3" not in f"{src} {dst}"})
 
 
 @pytest.mark.lab

@@ -408,6 +408,63 @@ def test_set_labels_needs_the_current_label_fingerprint(sim: ComputeSim, c: Clie
     assert dict(c.instances.get(project=PROJECT, zone=ZONE_B, instance="node-2").labels) == wanted
 
 
+def test_delete_instance_is_a_zonal_operation_and_leaves_its_routes_warned(sim: ComputeSim, c: Clients) -> None:
+    insert(c, route("via-1", "10.244.1.0/24", hop=HOP_1))
+    op = c.instances.delete_unary(project=PROJECT, zone=ZONE_A, instance="node-1")
+    assert op.status == DONE and not op.error.errors and op.operation_type == "delete"
+    assert op.zone.endswith(f"/zones/{ZONE_A}") and op.target_link.endswith(f"/{HOP_1}")
+    assert c.zone_ops.get(project=PROJECT, zone=ZONE_A, operation=op.name).status == DONE
+    with pytest.raises(gexc.NotFound):
+        c.instances.get(project=PROJECT, zone=ZONE_A, instance="node-1")
+    assert [i.name for i in c.instances.list(project=PROJECT, zone=ZONE_A)] == ["node-3"]
+    [warning] = c.routes.get(project=PROJECT, route="via-1").warnings
+    assert warning.code == "NEXT_HOP_INSTANCE_NOT_FOUND" and "node-1" in warning.message
+    with pytest.raises(gexc.NotFound) as err:  # gone: a second delete finds nothing
+        c.instances.delete_unary(project=PROJECT, zone=ZONE_A, instance="node-1")
+    assert reasons(err.value) == ["notFound"]
+    with pytest.raises(gexc.NotFound):  # an instance is deleted in its own zone only
+        c.instances.delete_unary(project=PROJECT, zone=ZONE_A, instance="node-2")
+    assert {i["name"] for i in sim.instances()} == {"node-2", "node-3"}
+
+
+def test_delete_instance_lands_when_its_operation_is_done(make_sim: Callable[..., ComputeSim]) -> None:
+    sim = make_sim(op_seconds=0.3)
+    c = clients_for(sim)
+    op = c.instances.delete_unary(project=PROJECT, zone=ZONE_A, instance="node-3")
+    assert op.status != DONE
+    assert c.instances.get(project=PROJECT, zone=ZONE_A, instance="node-3").name == "node-3"  # still there
+    with pytest.raises(gexc.BadRequest) as err:
+        c.instances.delete_unary(project=PROJECT, zone=ZONE_A, instance="node-3")
+    assert reasons(err.value) == ["resourceNotReady"]
+    assert c.zone_ops.wait(project=PROJECT, zone=ZONE_A, operation=op.name).status == DONE
+    assert {i["name"] for i in sim.instances()} == {"node-1", "node-2"}
+
+
+def test_delete_instance_replays_its_request_id_and_can_fail_inside_the_operation(sim: ComputeSim, c: Clients) -> None:
+    sim.fail_next("instances.delete", http_status=500, reason="internalError", message="boom", in_operation=True)
+    failed = c.instances.delete_unary(project=PROJECT, zone=ZONE_A, instance="node-3")
+    assert [(e.code, e.message) for e in failed.error.errors] == [("INTERNAL_ERROR", "boom")]
+    assert "node-3" in {i["name"] for i in sim.instances()}  # the failed delete changed nothing
+    request = compute_v1.DeleteInstanceRequest(
+        project=PROJECT, zone=ZONE_A, instance="node-3", request_id=str(uuid.uuid4())
+    )
+    first = c.instances.delete_unary(request=request)
+    retried = c.instances.delete_unary(request=request)  # a retry: the same operation, no 404
+    assert retried.name == first.name != failed.name
+    assert "node-3" not in {i["name"] for i in sim.instances()}
+
+
+def test_delete_instance_checks_no_graceful_shutdown_is_a_boolean(sim: ComputeSim) -> None:
+    url = f"{sim.endpoint}/compute/v1/projects/{PROJECT}/zones/{ZONE_A}/instances/node-3"
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(urllib.request.Request(f"{url}?noGracefulShutdown=maybe", method="DELETE"), timeout=5)
+    assert err.value.code == 400 and json.loads(err.value.read())["error"]["errors"][0]["reason"] == "invalid"
+    assert "node-3" in {i["name"] for i in sim.instances()}
+    with urllib.request.urlopen(urllib.request.Request(f"{url}?noGracefulShutdown=true", method="DELETE"), timeout=5):
+        pass
+    assert "node-3" not in {i["name"] for i in sim.instances()}
+
+
 def test_aggregated_instances_filter_and_pages(sim: ComputeSim, c: Clients) -> None:
     sim.add_instance("node-4", zone="us-central1-c", labels={"cloudroutes-cluster": "demo"})
     sim.add_instance("node-5", zone=ZONE_B, labels={"cloudroutes-cluster": "demo"}, status="TERMINATED")
@@ -753,6 +810,7 @@ COVERED = {
     "instances.get",
     "instances.update",
     "instances.setLabels",
+    "instances.delete",
     "networks.list",
     "networks.get",
     "subnetworks.list",
@@ -809,7 +867,10 @@ def run_full_scenario(sim: ComputeSim, c: Clients) -> None:
         c.ops.get(project=PROJECT, operation=op.name)
     sim.add_route(name="internet", dest_range="0.0.0.0/0", next_hop_gateway="default-internet-gateway")
     sim.add_route(name="via-ip", dest_range="192.168.0.0/16", next_hop_ip="10.128.0.50", tags=["edge"])
-    sim.delete_instance(ZONE_A, "node-1")  # cr-1 now carries NEXT_HOP_INSTANCE_NOT_FOUND
+    deleted = c.instances.delete_unary(project=PROJECT, zone=ZONE_A, instance="node-1")
+    c.zone_ops.wait(project=PROJECT, zone=ZONE_A, operation=deleted.name)  # cr-1: NEXT_HOP_INSTANCE_NOT_FOUND
+    with pytest.raises(gexc.NotFound):
+        c.instances.delete_unary(project=PROJECT, zone=ZONE_A, instance="node-1")
     list(c.routes.list(request=compute_v1.ListRoutesRequest(project=PROJECT, max_results=2, filter="name eq .*")))
     c.routes.get(project=PROJECT, route="cr-1")
     # Refused, though schema-valid: a body the schema itself rejects is tested in the validation tests.
@@ -873,6 +934,12 @@ def test_the_schema_check_rejects_wrong_shapes(
     assert compute_discovery.request_problems(post, body) == []
     body.pop("priority")
     assert compute_discovery.request_problems(post, body)  # discovery marks priority required on insert
+
+
+def test_every_write_can_fail_inside_its_operation() -> None:
+    from cloudroutes.sim.gce import endpoints, faults
+
+    assert {e.method_id for e in endpoints.ENDPOINTS if e.is_write} == faults.OPERATION_METHODS
 
 
 def test_a_queued_fault_fails_a_read_once() -> None:

@@ -14,6 +14,8 @@ Where it knowingly differs from GCE (choices, where GCE's behaviour is unconfirm
 * A route to a missing next-hop instance or network is refused at insert with a synchronous 404.
 * A destRange equal to or inside a subnet range (primary or secondary) is a 400; a broader one is fine.
 * Deleting a route whose insert or delete is still running is a 400 resourceNotReady.
+* instances.delete: the instance reads as before until its operation is DONE (GCE shows it STOPPING,
+  then gone); noGracefulShutdown is accepted and changes nothing.
 * instances.update applies only canIpForward (absent means false, PUT semantics); a missing or stale
   fingerprint is a 412, as is a missing or stale labelFingerprint on setLabels.
 * No subnet routes or default route are created implicitly (the demo seeds a 0.0.0.0/0 route).

@@ -1,7 +1,9 @@
-"""instances.aggregatedList, list, get, update (canIpForward) and setLabels.
+"""instances.aggregatedList, list, get, update (canIpForward), setLabels and delete.
 
-Both writes use optimistic locking as GCE does: the caller echoes the fingerprint it last read, and a
-stale one is a 412, so a read-modify-write never silently overwrites someone else's change.
+update and setLabels use optimistic locking as GCE does: the caller echoes the fingerprint it last
+read, and a stale one is a 412, so a read-modify-write never silently overwrites someone else's change.
+delete takes no fingerprint (GCE's takes none either): the instance goes when its zonal operation is
+DONE, and routes through it stay, warned NEXT_HOP_INSTANCE_NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -117,6 +120,34 @@ def set_labels(world: World, req: Request) -> dict[str, Any]:
         target_path=links.zone_path(world.project, zone, "instances", name),
         target_id=instance.id,
         apply=lambda: _change(world, zone, name, labels=MappingProxyType(labels)),
+        zone=zone,
+        request_id=rid,
+    )
+
+
+def delete_instance(world: World, req: Request) -> dict[str, Any]:
+    """A zonal operation like the other writes; a second delete while the first runs is GCE's
+    400 resourceNotReady. Meanwhile the instance reads as before (GCE shows it STOPPING)."""
+    rid = state.request_id(dict(req.query))
+    if (replayed := world.replay(req.method_id, rid)) is not None:
+        return replayed
+    zone, name = req.params["zone"], req.params["instance"]
+    instance = _instance(world, zone, name)
+    graceful = req.query.get("noGracefulShutdown", "false")
+    if graceful not in ("true", "false"):
+        raise errors.invalid_value("noGracefulShutdown", graceful, "Must be a boolean.")
+    path = links.zone_path(world.project, zone, "instances", name)
+    key = (zone, name)
+    if key in world.pending_instance_deletes:
+        raise errors.not_ready(path)
+    world.pending_instance_deletes.add(key)
+    return world.start_operation(
+        method_id=req.method_id,
+        kind="delete",
+        target_path=path,
+        target_id=instance.id,
+        apply=partial(world.instances.pop, key, None),
+        release=partial(world.pending_instance_deletes.discard, key),
         zone=zone,
         request_id=rid,
     )

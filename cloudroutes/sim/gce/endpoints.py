@@ -61,6 +61,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _endpoint("GET", _P + "/zones/{zone}/instances", "instances.list", api_instances.list_instances),
     _endpoint("GET", _INSTANCE, "instances.get", api_instances.get_instance),
     _endpoint("PUT", _INSTANCE, "instances.update", api_instances.update_instance),
+    _endpoint("DELETE", _INSTANCE, "instances.delete", api_instances.delete_instance),
     _endpoint("POST", _INSTANCE + "/setLabels", "instances.setLabels", api_instances.set_labels),
     _endpoint("GET", _P + "/global/networks", "networks.list", api_network.list_networks),
     _endpoint("GET", _P + "/global/networks/{network}", "networks.get", api_network.get_network),

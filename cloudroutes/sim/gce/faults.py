@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from cloudroutes.sim.gce import errors
 
 # Methods that return an operation, and so can fail inside it rather than on the HTTP call.
-OPERATION_METHODS = frozenset({"routes.insert", "routes.delete", "instances.update", "instances.setLabels"})
+OPERATION_METHODS = frozenset(
+    {"routes.insert", "routes.delete", "instances.update", "instances.setLabels", "instances.delete"}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

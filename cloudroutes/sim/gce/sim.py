@@ -112,7 +112,7 @@ class ComputeSim:
         in_operation: bool = False,
     ) -> None:
         """Make the next call of `operation_kind` (a discovery id: "routes.insert", "routes.delete",
-        "instances.update", "instances.setLabels", or any read such as "routes.list") fail once.
+        "instances.update", "instances.setLabels", "instances.delete", or any read such as "routes.list") fail once.
 
         `in_operation=False`: the HTTP call itself answers `http_status`. `in_operation=True`: the call
         succeeds and returns an operation that ends DONE with `error`, and the write has no effect."""

@@ -41,6 +41,7 @@ class World:
         self.zones: set[str] = set()  # every zone an instance was ever added to
         self.pending_inserts: set[str] = set()  # route names
         self.pending_deletes: set[str] = set()
+        self.pending_instance_deletes: set[tuple[str, str]] = set()  # (zone, name)
         self.operations: dict[str, Operation] = {}
         self._request_ids: dict[tuple[str, str], str] = {}  # (method id, requestId) → operation name
 

@@ -21,6 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--provider", choices=("aws", "gce"), default="aws")
     parser.add_argument("--output", choices=("text", "json"), default="text")
+    parser.add_argument("--settle", type=lab.parse_seconds, default=lab.DEFAULT_SETTLE_S, help="verify: wait bound")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -29,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for item in lab.down(args.state_dir):
                 print(f"removed {item}", file=sys.stderr)
         else:
-            matrix = lab.verify(args.state_dir)
+            matrix = lab.verify(args.state_dir, settle_s=args.settle)
             print(json.dumps(matrix.to_json(), indent=2) if args.output == "json" else matrix.to_text())
             return matrix.exit_code
     except lab.LabError as exc:

@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from ipaddress import IPv4Network
@@ -20,6 +21,7 @@ from pathlib import Path
 from cloudroutes.sim.lab import topology
 from cloudroutes.sim.lab.cloudview import Tags
 from cloudroutes.sim.lab.names import VmSpec
+from cloudroutes.sim.lab.settle import BootAnswer, BootOutcome
 from cloudroutes.sim.lab.state import LabInfo
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,9 @@ def node_environment(info: LabInfo) -> dict[str, str]:
 
 
 class BootAgent:
+    """Asks for each running VM's subnet until it has one; keeps every VM's last answer
+    (settle.BootAnswer) for the daemon's status. Runs on its own thread; `answers()` is safe from others."""
+
     def __init__(
         self,
         vms: Sequence[VmSpec],
@@ -65,15 +70,21 @@ class BootAgent:
         self._instance_ids = dict(instance_ids)  # vm name -> instance id
         self._argv = tuple(argv)
         self._env = dict(env)
-        self._configured: dict[str, IPv4Network] = {}
-        self._last_error: dict[str, str] = {}
-        self._asked: dict[str, tuple[Tags | None, float]] = {}  # vm name -> (its tags then, when)
+        self._lock = threading.Lock()
+        self._answers: dict[str, BootAnswer] = {}  # vm name -> its last completed ask
+        self._asked_at: dict[str, float] = {}
+
+    def answers(self) -> dict[str, BootAnswer]:
+        with self._lock:
+            return dict(self._answers)
 
     def pending(self) -> list[VmSpec]:
-        return [vm for vm in self._vms if vm.name not in self._configured]
+        answers = self.answers()
+        return [vm for vm in self._vms if vm.name not in answers or answers[vm.name].subnet is None]
 
-    def run_once(self, tags: Mapping[str, Tags] | None = None) -> None:
-        """Ask, all at once, for every waiting VM that is due.
+    def run_once(self, running: Mapping[str, Tags]) -> None:
+        """Ask, all at once, for every waiting VM that is due. `running`: the tags of each running
+        instance by instance id; a VM whose instance is not running does not boot, so is not asked.
 
         A VM is due when it never asked, when its instance's tags changed since it last asked (the
         controller may just have recorded its subnet), or `retry_s` after its last ask. Each ask
@@ -81,24 +92,28 @@ class BootAgent:
         blindly twice a second per VM would keep a 2-core machine busy while the lab waits for
         `cloudroutes apply`.
         """
-        tags = tags or {}
         now = time.monotonic()
-        due = [vm for vm in self.pending() if self._due(vm, tags.get(self._instance_ids[vm.name]), now)]
-        running = [(vm, self._start(vm)) for vm in due]
-        for vm, proc in running:
-            self._asked[vm.name] = (tags.get(self._instance_ids[vm.name]), now)
+        asks = []
+        for vm in self.pending():
+            tags = running.get(self._instance_ids[vm.name])
+            if tags is not None and self._due(vm, tags, now):
+                asks.append((vm, tags))
+        started = [(vm, tags, self._start(vm)) for vm, tags in asks]
+        for vm, tags, proc in started:
             try:
                 out, err = proc.communicate(timeout=COMMAND_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 out, err = proc.communicate()
-            self._handle(vm, proc.returncode, out, err)
+            answer = self._handle(vm, tags, proc.returncode, out, err)
+            with self._lock:
+                self._answers[vm.name] = answer
+                self._asked_at[vm.name] = now
 
-    def _due(self, vm: VmSpec, tags: Tags | None, now: float) -> bool:
-        if vm.name not in self._asked:
-            return True
-        asked_tags, asked_at = self._asked[vm.name]
-        return tags != asked_tags or now - asked_at >= self._retry_s
+    def _due(self, vm: VmSpec, tags: Tags, now: float) -> bool:
+        with self._lock:
+            answer, asked_at = self._answers.get(vm.name), self._asked_at.get(vm.name, 0.0)
+        return answer is None or tags != answer.tags or now - asked_at >= self._retry_s
 
     def _start(self, vm: VmSpec) -> subprocess.Popen[str]:
         # str.replace, not str.format: an argv item may be a script with braces of its own.
@@ -115,26 +130,25 @@ class BootAgent:
             stderr=subprocess.PIPE,
         )
 
-    def _handle(self, vm: VmSpec, code: int, out: str, err: str) -> None:
+    def _handle(self, vm: VmSpec, tags: Tags, code: int, out: str, err: str) -> BootAnswer:
         if code == NOT_ASSIGNED:
-            return
+            return BootAnswer(outcome=BootOutcome.NOT_ASSIGNED, tags=tags)
         subnet = _parse_subnet(out) if code == 0 else None
         if subnet is None:
-            self._note_error(vm, f"exit {code}: {(err or out).strip()[-500:]}")
-            return
+            return self._failed(vm, tags, f"exit {code}: {(err or out).strip()[-500:]}")
         try:
             topology.configure_pods(vm, subnet)
         except Exception as exc:
-            self._note_error(vm, f"configuring {subnet}: {exc}")
-            return
-        self._configured[vm.name] = subnet
+            return self._failed(vm, tags, f"configuring {subnet}: {exc}")
         log.info("boot: %s has pod subnet %s; cbr0 and containers configured", vm.name, subnet)
+        return BootAnswer(outcome=BootOutcome.CONFIGURED, tags=tags, subnet=subnet)
 
-    def _note_error(self, vm: VmSpec, message: str) -> None:
+    def _failed(self, vm: VmSpec, tags: Tags, message: str) -> BootAnswer:
         # Asked again and again: log a message once, not on every ask.
-        if self._last_error.get(vm.name) != message:
-            self._last_error[vm.name] = message
+        previous = self.answers().get(vm.name)
+        if previous is None or previous.error != message:
             log.warning("boot: %s: %s", vm.name, message)
+        return BootAnswer(outcome=BootOutcome.ERROR, tags=tags, error=message)
 
 
 def _parse_subnet(out: str) -> IPv4Network | None:

@@ -14,10 +14,11 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cloudroutes.sim.lab import bootagent, cloud, fabric, names, state
+from cloudroutes.sim.lab import bootagent, cloud, fabric, names, settle, state
 from cloudroutes.sim.lab.cloudview import CloudView
 from cloudroutes.sim.lab.fabric_kernel import KernelFabric
 from cloudroutes.sim.lab.metadata import MetadataRelay
@@ -29,13 +30,17 @@ SYNC_INTERVAL_S = 0.2  # how stale the fabric may be; two cheap cloud reads and 
 BOOT_INTERVAL_S = 0.5  # how often the boot agent looks for a waiting VM that is due (bootagent.RETRY_S_BY_PROVIDER)
 
 
-def sync_fabric(view: CloudView, kernel: KernelFabric, vms: Sequence[VmSpec]) -> None:
-    """Make crlab-fab match the cloud: a diff against the kernel, so a quiet round writes nothing."""
+def sync_fabric(view: CloudView, kernel: KernelFabric, vms: Sequence[VmSpec]) -> list[str]:
+    """Make crlab-fab match the cloud: a diff against the kernel, so a quiet round writes nothing.
+    Returns the steps that failed (the next round tries them again)."""
     change = fabric.diff(kernel.read(), fabric.desired_fabric(view, vms))
-    if change:
-        for error in kernel.apply(change):
-            log.warning("fabric: %s", error)
-        log.info("fabric: %s", describe(change))
+    if not change:
+        return []
+    errors = kernel.apply(change)
+    for error in errors:
+        log.warning("fabric: %s", error)
+    log.info("fabric: %s", describe(change))
+    return errors
 
 
 def describe(change: fabric.FabricDiff) -> str:
@@ -78,13 +83,18 @@ class LabDaemon:
         self.latest: CloudView | None = None  # the sync loop's last look, shared with the boot agent
 
     def sync(self) -> None:
+        """One round: look at the cloud, make the fabric follow, publish how far the lab has got."""
+        looked_at = time.monotonic()
         view = self.cloud.observe()
-        sync_fabric(view, self.kernel, self.vms)
+        errors = sync_fabric(view, self.kernel, self.vms)
         self.latest = view
+        vm_ids = [(vm.name, vm.instance_id) for vm in self.info.vms]
+        status = settle.status_of(view, vm_ids, self.agent.answers(), looked_at=looked_at, fabric_errors=errors)
+        state.write_status(self.info.state_dir, status)
 
     def boot(self) -> None:
         if self.latest is not None and self.agent.pending():
-            self.agent.run_once({i.instance_id: i.tags for i in self.latest.instances})
+            self.agent.run_once({i.instance_id: i.tags for i in self.latest.instances if i.state == settle.RUNNING})
 
     def run(self, stop: threading.Event) -> None:
         self.relay = MetadataRelay(self.cloud.endpoint)

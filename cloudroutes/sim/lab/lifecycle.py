@@ -135,7 +135,7 @@ def _live_daemons(state_dir: Path) -> list[int]:
     pids = {_read_pid(state_dir / state.PID_FILE)}
     with contextlib.suppress(LabError):
         pids.add(state.read_state(state_dir).daemon_pid)
-    return sorted(pid for pid in pids if pid is not None and _is_lab_daemon(pid))
+    return sorted(pid for pid in pids if pid is not None and is_lab_daemon(pid))
 
 
 def _read_pid(path: Path) -> int | None:
@@ -145,7 +145,7 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
-def _is_lab_daemon(pid: int) -> bool:
+def is_lab_daemon(pid: int) -> bool:
     """Only signal a process that is a lab daemon: a stale pid file may name a reused pid."""
     try:
         return DAEMON_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes() and _alive(pid)

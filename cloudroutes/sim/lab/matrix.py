@@ -50,8 +50,46 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Dropped:
+    """A VM left out of the judgement: its instance is gone or not running."""
+
+    vm: str
+    instance_id: str
+    instance_state: str  # EC2's words (GCE's TERMINATED reads "stopped"), or "absent"
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vm": self.vm,
+            "instance_id": self.instance_id,
+            "instance_state": self.instance_state,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settle:
+    """How verify waited for the lab to catch up with the cloud before it judged (settle.py)."""
+
+    settled: bool
+    waited_ms: float
+    bound_s: float
+    pending: tuple[str, ...] = ()  # why it had not settled when it judged
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "settled": self.settled,
+            "waited_ms": round(self.waited_ms, 1),
+            "bound_s": self.bound_s,
+            "pending": list(self.pending),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Matrix:
     checks: tuple[Check, ...]
+    dropped: tuple[Dropped, ...] = ()
+    settle: Settle | None = None  # None: judged without looking at the daemon's status
 
     @property
     def ok(self) -> bool:
@@ -69,7 +107,21 @@ class Matrix:
         return f"{len(self.checks)} checks: {passed} passed, {len(self.checks) - passed} failed"
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "summary": self.summary(), "checks": [c.to_json() for c in self.checks]}
+        return {
+            "ok": self.ok,
+            "summary": self.summary(),
+            "settle": self.settle.to_json() if self.settle else None,
+            "dropped": [d.to_json() for d in self.dropped],
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+    def notes(self) -> list[str]:
+        """What the table does not show: VMs left out, and a judgement made before the lab settled."""
+        lines = [f"left out {d.vm} ({d.instance_id}): {d.reason}" for d in self.dropped]
+        if self.settle is not None and not self.settle.settled:
+            lines.append(f"judged before the lab settled (--settle {self.settle.bound_s:g}):")
+            lines += [f"  {reason}" for reason in self.settle.pending]
+        return lines
 
     def to_text(self) -> str:
         header = ("CHECK", "FROM", "TO", "RESULT", "SERVER SAW", "ERROR")
@@ -86,4 +138,4 @@ class Matrix:
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-        return "\n".join([*lines, self.summary()])
+        return "\n".join([*lines, *self.notes(), self.summary()])

@@ -9,6 +9,7 @@ one probe timeout when something fails and a few milliseconds when everything pa
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
 import time
@@ -17,14 +18,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloudroutes.sim.lab import lifecycle, netns, state, topology
+from cloudroutes.sim.lab import lifecycle, netns, settle, state, topology
 from cloudroutes.sim.lab.errors import LabError
-from cloudroutes.sim.lab.matrix import Check, CheckKind, Matrix
+from cloudroutes.sim.lab.matrix import Check, CheckKind, Matrix, Settle
 
 PROBE_TIMEOUT_S = 1.0
 # All probes run at once (a failing one costs a full timeout) up to this many threads: 20 VMs
 # make 1,540 probes, which then take about six timeouts when everything fails.
 MAX_PARALLEL = 256
+# How long verify waits at most for the lab to catch up with the cloud (settle.py) before it judges.
+# Settling takes the daemon's next look (0.2 s) and, after a subnet is recorded, one `node-cidr`
+# per VM, all at once: ~0.3 s of CPU each on AWS, ~2 s on GCE (google-cloud-compute's import), so
+# 20 GCE VMs on two cores need ~20 s. The wait ends as soon as the lab has settled.
+DEFAULT_SETTLE_S = 30.0
+MAX_SETTLE_S = 600.0
+SETTLE_POLL_S = 0.05  # reading a small file: cheap next to the daemon's 0.2 s rounds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,14 +136,53 @@ def _serve_once(server: socket.socket) -> None:
         conn.sendall(f"{peer[0]}\n".encode())
 
 
-def verify(state_dir: Path | str = state.DEFAULT_STATE_DIR, *, timeout: float = PROBE_TIMEOUT_S) -> Matrix:
+def verify(
+    state_dir: Path | str = state.DEFAULT_STATE_DIR,
+    *,
+    timeout: float = PROBE_TIMEOUT_S,
+    settle_s: float = DEFAULT_SETTLE_S,
+) -> Matrix:
+    """Wait (at most `settle_s`; 0 judges at once) for the lab to catch up with the cloud, then
+    probe every VM the cloud still runs; the others are listed in `Matrix.dropped`."""
     lifecycle.require_host()
     info = state.read_state(Path(state_dir))
     if info.fabric_namespace not in topology.lab_namespaces():
         raise LabError(f"the lab's namespaces are gone (no {info.fabric_namespace}): run `lab up`")
-    containers = [ns for vm in info.vms for ns in vm.containers]
+    status, waited = await_settled(info, settle_s)
+    dropped = settle.dropped(status)
+    judged = dataclasses.replace(info, vms=tuple(vm for vm in info.vms if vm.name not in {d.vm for d in dropped}))
+    containers = [ns for vm in judged.vms for ns in vm.containers]
     addresses = {ns: topology.uplink_address(ns) for ns in containers}
-    return run_matrix(plan_probes(info, addresses), timeout=timeout)
+    matrix = run_matrix(plan_probes(judged, addresses), timeout=timeout)
+    return dataclasses.replace(matrix, dropped=dropped, settle=waited)
+
+
+def parse_seconds(text: str) -> float:
+    """A settle bound as a user writes it: "10", "2.5", "10s" or "0"; ValueError otherwise."""
+    try:
+        seconds = float(text.strip().removesuffix("s"))
+    except ValueError:
+        raise ValueError("expected seconds, like 10, 2.5 or 10s") from None
+    if not 0 <= seconds <= MAX_SETTLE_S:
+        raise ValueError(f"must be between 0 and {MAX_SETTLE_S:g} seconds")
+    return seconds
+
+
+def await_settled(info: state.LabInfo, bound_s: float) -> tuple[settle.LabStatus | None, Settle]:
+    """Poll the daemon's status until it shows the lab settled since this call began, the daemon
+    is gone, or `bound_s` has passed; return the status to judge by and how the wait went."""
+    started = time.monotonic()
+    since = started if bound_s > 0 else None  # --settle 0: the latest look, however old, is the one
+    while True:
+        status = state.read_status(info.state_dir)
+        waiting = settle.pending(status, since)
+        alive = lifecycle.is_lab_daemon(info.daemon_pid)
+        if not alive:
+            waiting += (f"the lab daemon (pid {info.daemon_pid}) is not running; see {info.state_dir}/daemon.log",)
+        elapsed = time.monotonic() - started
+        if not waiting or not alive or elapsed >= bound_s:
+            return status, Settle(settled=not waiting, waited_ms=elapsed * 1000, bound_s=bound_s, pending=waiting)
+        time.sleep(SETTLE_POLL_S)
 
 
 def run_matrix(probes: Sequence[Probe], *, timeout: float = PROBE_TIMEOUT_S) -> Matrix:

@@ -4,6 +4,8 @@ Files (all in the state dir, default /run/cloudroutes-lab):
 - state.json: LabInfo as JSON, written by the daemon once everything is up;
 - daemon.pid: the daemon's pid, written first thing, so `down` can stop a daemon that died half-way;
 - daemon.log: the daemon's log (fabric changes, boot agent, errors);
+- status.json: what the daemon saw and did in its latest sync round (settle.LabStatus), rewritten
+  every round, for `verify` to tell whether the lab has caught up with the cloud;
 - cloudroutes.toml: a cloudroutes config for the lab's cluster and VPC (AWS) or network (GCE).
 """
 
@@ -19,13 +21,15 @@ from typing import Any
 from cloudroutes.sim.lab import names
 from cloudroutes.sim.lab.cloud import CREDENTIALS
 from cloudroutes.sim.lab.errors import LabError
+from cloudroutes.sim.lab.settle import LabStatus
 
 DEFAULT_STATE_DIR = Path("/run/cloudroutes-lab")
 STATE_FILE = "state.json"
 PID_FILE = "daemon.pid"
 LOG_FILE = "daemon.log"
 CONFIG_FILE = "cloudroutes.toml"
-OUR_FILES = (STATE_FILE, PID_FILE, LOG_FILE, CONFIG_FILE, f"{STATE_FILE}.tmp")
+STATUS_FILE = "status.json"
+OUR_FILES = (STATE_FILE, PID_FILE, LOG_FILE, CONFIG_FILE, STATUS_FILE, f"{STATE_FILE}.tmp", f"{STATUS_FILE}.tmp")
 FORMAT_VERSION = 1
 
 
@@ -113,6 +117,20 @@ def read_state(state_dir: Path) -> LabInfo:
         raise LabError(f"no lab state at {path}: run `lab up` first") from None
     except (ValueError, TypeError, KeyError) as exc:
         raise LabError(f"unreadable lab state at {path}: {exc}") from exc
+
+
+def write_status(state_dir: Path, status: LabStatus) -> None:
+    write_atomic(state_dir / STATUS_FILE, json.dumps(status.to_json()) + "\n")
+
+
+def read_status(state_dir: Path) -> LabStatus | None:
+    """The daemon's latest status, or None (not written yet, or by a daemon that wrote none)."""
+    try:
+        return LabStatus.from_json(json.loads((Path(state_dir) / STATUS_FILE).read_text()))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise LabError(f"unreadable lab status at {Path(state_dir) / STATUS_FILE}: {exc}") from exc
 
 
 def config_text(info: LabInfo) -> str:

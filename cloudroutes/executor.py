@@ -50,7 +50,8 @@ class Executor:
     ) -> None:
         self._provider = provider
         self._limits = limits
-        self._bucket = bucket or TokenBucket(burst=limits.write_burst, rate=limits.write_rate, sleep=sleep)
+        burst, rate = limits.write_burst or 50, limits.write_rate or 5.0  # None: AWS's mutating bucket
+        self._bucket = bucket or TokenBucket(burst=burst, rate=rate, sleep=sleep)
         # A cloud may meter some writes in buckets of their own (EC2: CreateTags 100/10 per second,
         # ModifyNetworkInterfaceAttribute 100/5): spending the route bucket on them would halve
         # the pace of route writes for nothing. The provider names them; the rest share one bucket.

@@ -38,9 +38,11 @@ class GceProvider:
         self._config = config
         self._gce = config.gce
         self._cluster = config.cluster.name
-        limits = config.limits
         self._api = api or ComputeApi(
-            config.gce.project, config.gce.endpoint, poll_burst=limits.op_poll_burst, poll_rate=limits.op_poll_rate
+            config.gce.project,
+            config.gce.endpoint,
+            poll_burst=self._gce.op_poll_burst,
+            poll_rate=self._gce.op_poll_rate,
         )
         self._selector = dict(config.gce.node_labels) or {names.CLUSTER_LABEL: self._cluster}
         self._instances: dict[NodeName, Any] = {}

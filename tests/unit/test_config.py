@@ -804,3 +804,30 @@ def test_a_bad_output_format_is_one_line_and_exit_2(value: str) -> None:
     result = CliRunner().invoke(app, ["plan", "--output", value])
     assert result.exit_code == EXIT_USAGE
     assert result.output == f"error: --output must be one of text, json (got {value!r})\n"
+
+
+# -- the README documents every key ------------------------------------------------------------
+
+
+def _readme_default(key: config.Key) -> str:
+    if key.required:
+        return "required"
+    if key.default is None:
+        return "provider's"
+    if isinstance(key.default, bool):
+        return f"`{str(key.default).lower()}`"
+    if isinstance(key.default, str):
+        return f'`"{key.default}"`'
+    if isinstance(key.default, tuple):
+        return "`[]`" if not key.default else f"`{list(key.default)}`"
+    if isinstance(key.default, dict):
+        return "`{}`" if not key.default else f"`{key.default}`"
+    return f"`{key.default}`"
+
+
+def test_the_readme_lists_every_key_with_its_default() -> None:
+    readme = (ROOT / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([a-z_.0-9]+)` \| ([^|]+?) \|", readme, flags=re.MULTILINE))
+    assert {dotted: rows.get(dotted) for dotted in config.KEYS} == {
+        dotted: _readme_default(key) for dotted, key in config.KEYS.items()
+    }

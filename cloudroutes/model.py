@@ -27,9 +27,10 @@ IPAddress = IPv4Address | IPv6Address
 class Cluster:
     """Who we are and what we carve: every decision of the engine is made against this."""
 
-    name: str
+    name: str = field(metadata={"example": "prod-eu"})
     """Marks what is ours in the cloud (table tags, route names and descriptions)."""
-    cidrs: tuple[IPNetwork, ...]
+    # The config key is `cluster.cidr` (one range, or a list for dual-stack): metadata tells config.py.
+    cidrs: tuple[IPNetwork, ...] = field(metadata={"key": "cidr", "one_or_many": True, "example": "10.244.0.0/16"})
     """At most one range per family."""
     node_mask: int = 24
     node_mask_v6: int = 64

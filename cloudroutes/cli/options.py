@@ -14,9 +14,28 @@ from cloudroutes.providers.base import Provider
 
 ConfigOpt = Annotated[
     str | None,
-    typer.Option("--config", "-c", envvar="CLOUDROUTES_CONFIG", help="Config file [default: ./cloudroutes.toml]."),
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="CLOUDROUTES_CONFIG",
+        help="Config file. Without it: CLOUDROUTES_CONFIG, else the first cloudroutes.toml found in the current "
+        "directory, $XDG_CONFIG_HOME/cloudroutes (default ~/.config/cloudroutes), /etc/cloudroutes.",
+    ),
 ]
-OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text for people, json for machines.")]
+
+
+def _output(value: str) -> Output:
+    """Parsed here rather than by click's choice type: a bad value is one line and exit 2, not a usage box."""
+    try:
+        return Output(str(value).strip().lower())
+    except ValueError:
+        fail(f"--output must be one of {', '.join(Output)} (got {value!r})", EXIT_USAGE)
+
+
+OutputOpt = Annotated[
+    Output,
+    typer.Option("--output", "-o", parser=_output, metavar="text|json", help="text for people, json for machines."),
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -30,14 +49,11 @@ KEY_FLAGS_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
 """Commands that read a config accept --<section>-<key> flags, which typer cannot list one by one."""
 
 
-def key_flags(args: list[str]) -> dict[str, str]:
-    """--cluster-cidr 10.244.0.0/16 or --cluster-cidr=... -> {"cluster.cidr": ...}; anything else is an error."""
-    known = {
-        f"--{section}-{key.replace('_', '-')}": f"{section}.{key}"
-        for section, keys in config_mod.settings().items()
-        for key in keys
-    }
-    found: dict[str, str] = {}
+def key_flags(args: list[str]) -> list[tuple[str, str, str]]:
+    """--cluster-cidr 10.244.0.0/16 or --cluster-cidr=... -> [("--cluster-cidr", "cluster.cidr", ...)];
+    anything else is an error."""
+    known = {key.flag: key.dotted for key in config_mod.KEYS.values() if key.section}
+    found: list[tuple[str, str, str]] = []
     rest = list(args)
     while rest:
         flag, has_value, value = rest.pop(0).partition("=")
@@ -47,7 +63,7 @@ def key_flags(args: list[str]) -> dict[str, str]:
             if not rest:
                 raise ConfigError(f"{flag} needs a value")
             value = rest.pop(0)
-        found[known[flag]] = value
+        found.append((flag, known[flag], value))
     return found
 
 
@@ -58,16 +74,26 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log every clo
 def load_config(
     path: str | None, sets: list[str] | None, provider: str | None, extra: list[str] | None = None
 ) -> config_mod.Config:
-    """File < environment < flags (--<section>-<key>, then --set, then --provider)."""
-    overrides: dict[str, str] = key_flags(extra or [])
+    """File < environment < flags (--<section>-<key>, --set, --provider: one value per key among them)."""
+    given: list[tuple[str, str, str]] = list(key_flags(extra or []))
     for item in sets or []:
         key, sep, value = item.partition("=")
         if not sep:
             fail(f"--set expects section.key=value, got {item!r}", EXIT_USAGE)
-        overrides[key.strip()] = value
+        given.append((f"--set {key.strip()}", key.strip(), value))
     if provider:
-        overrides["provider"] = provider
-    return config_mod.load(path, overrides=overrides)
+        given.append(("--provider", "provider", provider))
+    overrides: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    for origin, dotted, value in given:
+        # Two flags for one key are a mistake to point out, not a race the last one wins silently.
+        if dotted in overrides and overrides[dotted].strip() != value.strip():
+            raise ConfigError(
+                f"{dotted} given twice with different values: {origins[dotted]} {overrides[dotted]!r} "
+                f"and {origin} {value!r}"
+            )
+        overrides[dotted], origins[dotted] = value, origin
+    return config_mod.load(path, overrides=overrides, origins=origins)
 
 
 def make_provider(cfg: config_mod.Config) -> Provider:

@@ -125,7 +125,7 @@ def gce_converge(nodes: int, concurrency: int, op_seconds: float, poll_rate: flo
     cfg = config_mod.from_text(
         f'provider = "gce"\n[cluster]\nname = "demo"\ncidr = "10.244.0.0/16"\n'
         f'[gce]\nproject = "bench"\nfix_forwarding = true\nendpoint = "{sim.endpoint}"\n'
-        f"[limits]\nconcurrency = {concurrency}\nop_poll_rate = {poll_rate}\nop_poll_burst = {int(poll_rate)}\n"
+        f"op_poll_rate = {poll_rate}\nop_poll_burst = {int(poll_rate)}\n[limits]\nconcurrency = {concurrency}\n"
     )
     provider = providers.create("gce", cfg)
     started = time.monotonic()

@@ -55,6 +55,10 @@ def setup_logging(verbose: bool) -> None:
             handler.addFilter(RedactingFilter())
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "google"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A failed SSO or credential refresh is logged by botocore with a traceback, then raised; the
+    # raised error becomes our one line naming the fix, so the log only buries it.
+    for told_anyway in ("botocore.credentials", "botocore.tokens"):
+        logging.getLogger(told_anyway).setLevel(logging.ERROR)
 
 
 def guarded(body: Callable[[], int]) -> NoReturn:

@@ -1,28 +1,43 @@
 """Every error cloudroutes raises, and what each means for the run.
 
     CloudroutesError
-    ├── ConfigError          bad usage, config or input; caught before any write (exit 2)
+    ├── ConfigError          bad usage, config or input, or set-up to fix first: credentials, profile,
+    │   │                    region, a missing [sim]/[lab] extra, a sim port in use (exit 2)
     │   └── PreflightError   the cloud refutes the config: VPC missing, CIDR overlap, ... (exit 2)
     ├── GuardError           the plan trips a safety guard (mass delete) (exit 2)
     ├── NotAssigned          node-cidr: this VM has no subnet yet; a boot script waits and asks again (exit 3)
     └── CloudError           a cloud call failed (exit 1 once the pass ends)
         ├── Throttled        rate limited: retry after backing off
-        ├── Transient        5xx, timeouts, dropped connections: retry after backing off
+        ├── Transient        5xx, timeouts, dropped connections, an answer that is no API's: retry
         ├── Conflict         someone else changed the cloud: observe and plan again, never retry blindly
         ├── NotFound         the object is gone
         ├── QuotaExceeded    a hard limit: retrying cannot help
-        ├── Invalid          the cloud rejected the request as malformed
-        └── Denied           missing credentials or permissions
+        ├── Invalid          the cloud (or its SDK, before sending) rejected the request as malformed
+        └── Denied           a permission is missing: "permission denied: ec2:CreateRoute"
 
-Providers map their SDK's errors onto CloudError kinds in one `classify()` each and raise
-`from` the original, so the cause survives for logs but no caller depends on SDK types.
-Messages are cut to MAX_MESSAGE characters: cloud payloads can be long and must never
-drag a secret into a log line.
+Providers map their SDK's errors onto these kinds in one `classify()` each and raise `from`
+the original, so the cause survives for logs but no caller depends on SDK types. A set-up
+problem's one line names the fix (`aws sso login --profile X`, `gcloud auth application-default
+login`).
+
+Every message passes through CloudroutesError, so that is where secrets are taken out
+(`redact`: a URL's user:password, `token=`/`key=`-like query values) and where it is cut to
+one line of at most MAX_MESSAGE characters: cloud payloads can be long and must never drag a
+secret into a log line.
 """
 
 from __future__ import annotations
 
+import re
+
 MAX_MESSAGE = 300
+REDACTED = "***"
+
+# scheme://user:password@host -> scheme://***@host (the user too: it is half of the pair).
+_USERINFO = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,30}://)[^/\s@'\"]+@")
+# ?token=..., &X-Amz-Signature=..., &api_key=...: a query value whose name looks like a secret.
+_QUERY_PAIR = re.compile(r"([?&;][^=&\s#'\"]+=)([^&\s#'\"]+)")
+_SECRET_NAME = re.compile(r"(?i)key|token|secret|passw|pwd|signature|credential|sig|auth")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -30,11 +45,22 @@ EXIT_USAGE = 2
 EXIT_PENDING = 3
 
 
+def redact(text: str) -> str:
+    """`text` without the secrets a URL can carry: userinfo and secret-looking query values."""
+    return _QUERY_PAIR.sub(_redact_pair, _USERINFO.sub(rf"\1{REDACTED}@", text))
+
+
+def _redact_pair(pair: re.Match[str]) -> str:
+    name, value = pair.groups()
+    return name + (REDACTED if _SECRET_NAME.search(name) else value)
+
+
 class CloudroutesError(Exception):
     exit_code = EXIT_FAILED
 
     def __init__(self, message: str) -> None:
-        message = " ".join(message.split())
+        # Redact before the cut, so half a secret never survives it; the cut bounds the work.
+        message = redact(" ".join(message.split())[: 4 * MAX_MESSAGE])
         if len(message) > MAX_MESSAGE:
             message = message[: MAX_MESSAGE - 3] + "..."
         super().__init__(message)

@@ -14,10 +14,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
 
 from cloudroutes import retrying
-from cloudroutes.providers.aws_errors import classify
+from cloudroutes.providers.aws_errors import SDK_ERRORS, classify
 from cloudroutes.ratelimit import Limiter, TokenBucket
 
 _SDK_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}, max_pool_connections=64)
@@ -53,8 +52,8 @@ class Ec2Api:
                 region_name=region or None, profile_name=profile or None, **credentials
             )
             self.ec2 = self._client("ec2")
-        except (BotoCoreError, ClientError) as exc:
-            raise classify(exc) from exc
+        except SDK_ERRORS as exc:
+            raise classify(exc, profile=profile) from exc
 
     def _client(self, service: str) -> Any:
         client = self._session.client(service, endpoint_url=self._endpoint, config=_SDK_CONFIG)
@@ -74,8 +73,8 @@ class Ec2Api:
         try:
             response: dict[str, Any] = getattr(self.ec2, operation)(**params)
             return response
-        except (BotoCoreError, ClientError) as exc:
-            raise classify(exc) from exc
+        except SDK_ERRORS as exc:
+            raise classify(exc, profile=self._session.profile_name) from exc
 
     def read(self, operation: str, **params: Any) -> dict[str, Any]:
         return retrying.metered(lambda: self.write(operation, **params), self._policy, self._reads)
@@ -110,5 +109,5 @@ def _quota(client: Any) -> dict[str, Any]:
     try:
         answer: dict[str, Any] = client.get_service_quota(ServiceCode="vpc", QuotaCode=ROUTE_QUOTA_CODE)
         return answer
-    except (BotoCoreError, ClientError) as exc:
+    except SDK_ERRORS as exc:
         raise classify(exc) from exc

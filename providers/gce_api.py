@@ -79,7 +79,7 @@ class ComputeApi:
         except CloudroutesError:
             raise
         except Exception as exc:  # every SDK error is mapped in one place
-            raise classify(exc) from exc
+            raise classify(exc, method=name) from exc
 
     def read(self, name: str, method: Callable[..., Any], **request: Any) -> Any:
         return retrying.metered(lambda: self.write(name, method, **request), self._policy, self._reads)
@@ -100,7 +100,7 @@ class ComputeApi:
         except CloudroutesError:
             raise
         except Exception as exc:
-            raise classify(exc) from exc
+            raise classify(exc, method=name) from exc
 
     def operations(self, handles: Iterable[str]) -> dict[str, Any]:
         """The current state of operations named `scope/name` (scope: a zone, or "global"), by handle,

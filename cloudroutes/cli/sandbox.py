@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import io
 import json
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +21,48 @@ from cloudroutes.cli.output import Output, err, fail, guarded, out, setup_loggin
 from cloudroutes.errors import EXIT_FAILED, EXIT_OK, EXIT_PENDING, ConfigError
 
 lab_app = typer.Typer(help="A real data plane in network namespaces that follows the embedded cloud (root, Linux).")
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def _extra(extra: str) -> Iterator[None]:
+    """The embedded clouds need what a plain `pip install cloudroutes` leaves out (moto, pyroute2):
+    a missing one is one line naming the extra to install, exit 2, not a ModuleNotFoundError."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if not missing or missing == "cloudroutes":
+            raise  # our own module missing is a broken install, not a missing extra
+        raise ConfigError(
+            f"{missing} is not installed: install cloudroutes[{extra}] (pip install 'cloudroutes[{extra}]')"
+        ) from None
+
+
+def _require(extra: str, *modules: str) -> None:
+    """For modules a child process imports (the lab's daemon): check here, where the error is readable."""
+    with _extra(extra):
+        for module in modules:
+            if importlib.util.find_spec(module) is None:
+                raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+
+def _listen(start: Callable[[], T], port: int) -> T:
+    """Start a sim's server: a port in use (or not ours to take) is one line and exit 2.
+
+    The port is tried first, because werkzeug (the EC2 sim's server) answers a port in use with
+    a message of its own and sys.exit(1). SO_REUSEADDR as both servers set it: a port that only
+    lingers in TIME_WAIT is free to them, so it is free here too."""
+    try:
+        if port:
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(("127.0.0.1", port))
+        return start()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc} (pick another --port, or 0 for a free one)"
+        ) from None
 
 
 def demo(
@@ -34,8 +79,10 @@ def demo(
         builders = {"aws": clouds.aws_world, "gce": clouds.gce_world}
         if provider not in builders:
             raise ConfigError(f"--provider must be one of {', '.join(builders)}")
+        with _extra("sim"):
+            world = builders[provider](nodes)
         text = output is Output.text
-        told = story.run(out if text else Console(file=io.StringIO()), builders[provider](nodes))
+        told = story.run(out if text else Console(file=io.StringIO()), world)
         if not text:
             out.print(json.dumps({"command": "demo", "provider": provider} | told.to_json(), indent=2), markup=False)
         return EXIT_OK if told.ok else EXIT_FAILED
@@ -76,20 +123,25 @@ def sim_aws(
 ) -> None:
     """Run the embedded EC2 cloud in the foreground with a seeded VPC; prints what to export."""
     setup_logging(False)
-    from cloudroutes.sim.ec2 import Ec2Sim, seed
 
-    sim = Ec2Sim(port=port, route_limit=route_limit).start()
-    seeded = seed.cluster(sim.client(), cluster="demo", nodes=nodes, multi_interface=min(1, nodes))
-    exports = sim.env() | {
-        "CLOUDROUTES_PROVIDER": "aws",
-        "CLOUDROUTES_CLUSTER_NAME": "demo",
-        "CLOUDROUTES_CLUSTER_CIDR": "10.244.0.0/16",
-        "CLOUDROUTES_AWS_VPC_ID": seeded.vpc_id,
-        "CLOUDROUTES_AWS_REGION": sim.region,
-    }
-    _serve(
-        exports, output, f"EC2 sim on {sim.endpoint}: VPC {seeded.vpc_id}, {nodes} node(s). Ctrl-C stops it.", sim.stop
-    )
+    def body() -> int:
+        with _extra("sim"):
+            from cloudroutes.sim.ec2 import Ec2Sim, seed
+
+        sim = _listen(Ec2Sim(port=port, route_limit=route_limit).start, port)
+        seeded = seed.cluster(sim.client(), cluster="demo", nodes=nodes, multi_interface=min(1, nodes))
+        exports = sim.env() | {
+            "CLOUDROUTES_PROVIDER": "aws",
+            "CLOUDROUTES_CLUSTER_NAME": "demo",
+            "CLOUDROUTES_CLUSTER_CIDR": "10.244.0.0/16",
+            "CLOUDROUTES_AWS_VPC_ID": seeded.vpc_id,
+            "CLOUDROUTES_AWS_REGION": sim.region,
+        }
+        banner = f"EC2 sim on {sim.endpoint}: VPC {seeded.vpc_id}, {nodes} node(s). Ctrl-C stops it."
+        _serve(exports, output, banner, sim.stop)
+        return EXIT_OK
+
+    guarded(body)
 
 
 def sim_gce(
@@ -99,11 +151,17 @@ def sim_gce(
 ) -> None:
     """Run the embedded Compute Engine cloud in the foreground, seeded; prints what to export."""
     setup_logging(False)
-    from cloudroutes.sim import gce
 
-    sim = gce.ComputeSim(port=port).start()
-    gce.seed_demo(sim, nodes)
-    _serve(gce.exports(sim), output, f"Compute sim on {sim.endpoint}: {nodes} node(s). Ctrl-C stops it.", sim.stop)
+    def body() -> int:
+        from cloudroutes.sim import gce
+
+        sim = _listen(gce.ComputeSim(port=port).start, port)
+        gce.seed_demo(sim, nodes)
+        banner = f"Compute sim on {sim.endpoint}: {nodes} node(s). Ctrl-C stops it."
+        _serve(gce.exports(sim), output, banner, sim.stop)
+        return EXIT_OK
+
+    guarded(body)
 
 
 StateDirOpt = Annotated[
@@ -112,12 +170,14 @@ StateDirOpt = Annotated[
 DEFAULT_LAB_DIR = "/run/cloudroutes-lab"
 
 
-def _lab(step: Callable[[Any], int]) -> None:
-    """Lab commands need root and Linux; a lab problem is one line and exit 1, a host problem exit 2."""
+def _lab(step: Callable[[Any], int], needs: tuple[str, ...] = ()) -> None:
+    """Lab commands need root, Linux and the [lab] extra (`needs`: the modules its daemon imports);
+    a lab problem is one line and exit 1, a host or install problem exit 2."""
 
     def body() -> int:
         from cloudroutes.sim import lab
 
+        _require("lab", *needs)
         problem = lab.host_problem()
         if problem:
             raise ConfigError(f"the lab cannot run here: {problem}")
@@ -149,7 +209,7 @@ def lab_up(
         err.print(f'lab up: {nodes} VM(s); run: eval "$({again})" to export, then cloudroutes apply --yes')
         return EXIT_OK
 
-    _lab(step)
+    _lab(step, needs=("pyroute2", "moto") if provider == "aws" else ("pyroute2",))
 
 
 @lab_app.command("verify")

@@ -1,4 +1,6 @@
-"""The GCE encodings (route names, the ownership marker, subnet labels) and the error table. Pure: no emulator."""
+"""The GCE encodings (route names, the ownership marker, subnet labels). Pure: no emulator.
+
+The error table's tests live in test_errors.py."""
 
 from __future__ import annotations
 
@@ -6,22 +8,11 @@ import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 import pytest
-import requests
-from google.api_core import exceptions as gx
-from google.auth import exceptions as ax
-from google.cloud import compute_v1
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cloudroutes import errors
 from cloudroutes.config import _NAME as CLUSTER_NAME
 from cloudroutes.providers import gce_names as names
-from cloudroutes.providers.gce_errors import (
-    REASONS,
-    STATUSES,
-    classify,
-    operation_error,
-)
 
 GCE_NAME = re.compile(r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?")
 LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -137,85 +128,3 @@ def test_label_examples_from_the_docstring():
 @pytest.mark.parametrize("value", [None, "", "garbage", "10-244-3-1_24", "10-244-3-0", "300-0-0-0_8", "10-244-3-0_33"])
 def test_unreadable_labels_read_as_nothing(value):
     assert names.parse_label(value, 4) is None
-
-
-# -- the error table -----------------------------------------------------------------------
-
-
-def http_error(status: int, reason: str = "") -> gx.GoogleAPICallError:
-    found = [{"message": "m", "domain": "global", "reason": reason}] if reason else []
-    return gx.from_http_status(status, "m", errors=found)
-
-
-@pytest.mark.parametrize(("reason", "kind"), sorted(REASONS.items()), ids=sorted(REASONS))
-@pytest.mark.parametrize("status", [400, 403, 409, 503])
-def test_every_reason_maps_to_its_kind_whatever_the_status(reason, kind, status):
-    mapped = classify(http_error(status, reason))
-    assert type(mapped) is kind and mapped.code == reason
-
-
-@pytest.mark.parametrize(("status", "kind"), sorted(STATUSES.items()), ids=[str(s) for s in sorted(STATUSES)])
-def test_every_status_maps_to_its_kind_when_no_reason_is_given(status, kind):
-    mapped = classify(http_error(status))
-    assert type(mapped) is kind and mapped.code == str(status)
-
-
-@pytest.mark.parametrize(
-    ("error", "kind"),
-    [
-        pytest.param(http_error(403, "rateLimitExceeded"), errors.Throttled, id="403-rate-limit-passes"),
-        pytest.param(http_error(403, "quotaExceeded"), errors.QuotaExceeded, id="403-quota-does-not"),
-        pytest.param(http_error(403, "somethingNew"), errors.Denied, id="403-unknown-reason-is-denied"),
-        pytest.param(http_error(500), errors.Transient, id="500"),
-        pytest.param(http_error(502, "somethingNew"), errors.Transient, id="502-unknown-reason"),
-        pytest.param(http_error(503), errors.Transient, id="503"),
-        pytest.param(http_error(418), errors.CloudError, id="unknown-4xx"),
-        pytest.param(requests.ConnectionError("reset"), errors.Transient, id="connection"),
-        pytest.param(requests.Timeout("slow"), errors.Transient, id="timeout"),
-        pytest.param(ax.DefaultCredentialsError("none"), errors.ConfigError, id="no-credentials"),
-        pytest.param(ax.RefreshError("expired"), errors.ConfigError, id="refresh"),
-        pytest.param(ValueError("odd"), errors.CloudError, id="anything-else"),
-    ],
-)
-def test_fallbacks(error, kind):
-    assert type(classify(error)) is kind
-
-
-def test_retry_policy_follows_the_issue():
-    assert isinstance(classify(http_error(403, "rateLimitExceeded")), errors.RETRYABLE)
-    assert isinstance(classify(http_error(503, "backendError")), errors.RETRYABLE)
-    assert not isinstance(classify(http_error(403, "quotaExceeded")), errors.RETRYABLE)
-    assert isinstance(classify(http_error(409, "alreadyExists")), errors.Conflict)
-
-
-def done_operation(code: str, status: int) -> compute_v1.Operation:
-    return compute_v1.Operation(
-        name="operation-1",
-        status=compute_v1.Operation.Status.DONE,
-        error=compute_v1.Error(errors=[compute_v1.Errors(code=code, message="why")]),
-        http_error_status_code=status,
-    )
-
-
-@pytest.mark.parametrize(
-    ("code", "status", "kind"),
-    [
-        ("RATE_LIMIT_EXCEEDED", 403, errors.Throttled),
-        ("QUOTA_EXCEEDED", 403, errors.QuotaExceeded),
-        ("RESOURCE_ALREADY_EXISTS", 409, errors.Conflict),
-        ("CONDITION_NOT_MET", 412, errors.Conflict),
-        ("RESOURCE_NOT_READY", 400, errors.Conflict),
-        ("RESOURCE_NOT_FOUND", 404, errors.NotFound),
-        ("INTERNAL_ERROR", 503, errors.Transient),
-        ("INTERNAL_ERROR", 500, errors.Transient),
-        ("INVALID_FIELD_VALUE", 400, errors.Invalid),
-    ],
-)
-def test_an_error_inside_a_done_operation_is_the_error_it_is(code, status, kind):
-    failure = operation_error(done_operation(code, status))
-    assert type(failure) is kind and failure.code == code
-    assert "operation-1" in failure.message
-
-
-def test_a_done_operation_without_error_is_no_failure():
-    assert operation_error(compute_v1.Operation(name="operation-1", status=compute_v1.Operation.Status.DONE)) is None

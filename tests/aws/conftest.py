@@ -6,9 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from cloudroutes.cli import app
 from cloudroutes.sim.ec2 import Ec2Sim, seed
 
 from .world import World
@@ -40,14 +38,3 @@ def make_world(sim: Ec2Sim, ec2: Any, tmp_path: Any) -> Callable[..., World]:
 def world(make_world: Callable[..., World]) -> World:
     """A VPC with two AZ tables tagged for cluster 'prod', no nodes yet, no foreign routes."""
     return make_world()
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """Run the real CLI in-process (stdin is not a terminal, as under cron or CI)."""
-    runner = CliRunner()
-
-    def invoke(*args: str, **env: str) -> Any:
-        return runner.invoke(app, list(args), env=env or None, catch_exceptions=False)
-
-    return invoke

@@ -5,16 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cloudroutes import config as config_mod
-from cloudroutes import providers
 from cloudroutes.sim.ec2 import Ec2Sim, seed
+from tests.config_file import ConfigFile, cluster_toml
 
-CONFIG = """\
-provider = "aws"
-[cluster]
-name = "{cluster}"
-cidr = {cidr}
-node_mask = {node_mask}
+AWS = """\
 [aws]
 region = "us-east-1"
 vpc_id = "{vpc_id}"
@@ -25,8 +19,10 @@ backoff_max = 0.05
 
 
 @dataclass
-class World:
+class World(ConfigFile):
     """A seeded VPC plus the ways tests poke at it."""
+
+    PROVIDER = "aws"
 
     sim: Ec2Sim
     ec2: Any
@@ -36,24 +32,8 @@ class World:
     def config_text(
         self, *, cidr: str = '"10.244.0.0/16"', node_mask: int = 24, route_tables: str = "[]", vpc_id: str = ""
     ) -> str:
-        return CONFIG.format(
-            cluster=self.seed.cluster,
-            cidr=cidr,
-            node_mask=node_mask,
-            vpc_id=vpc_id or self.seed.vpc_id,
-            route_tables=route_tables,
-        )
-
-    def config(self, **kwargs: Any) -> config_mod.Config:
-        return config_mod.from_text(self.config_text(**kwargs))
-
-    def write_config(self, **kwargs: Any) -> str:
-        target = self.path / "cloudroutes.toml"
-        target.write_text(self.config_text(**kwargs))
-        return str(target)
-
-    def provider(self, **kwargs: Any) -> providers.Provider:
-        return providers.create("aws", self.config(**kwargs))
+        cluster = cluster_toml(provider=self.PROVIDER, cluster=self.seed.cluster, cidr=cidr, node_mask=node_mask)
+        return cluster + AWS.format(vpc_id=vpc_id or self.seed.vpc_id, route_tables=route_tables)
 
     def routes(self, table: str) -> dict[str, dict[str, Any]]:
         tables = self.ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"]

@@ -1,52 +1,195 @@
-"""One face for both embedded clouds, so a shared scenario is written once and run on each.
+"""One face for every embedded cloud, so a shared scenario is written once and run on each.
 
-Each adapter wraps that cloud's test world (tests/aws/world.py, tests/gce/world.py) and reads the
-cloud back through the sim, never through the provider under test: an assertion about routes or
-records is an assertion about what the cloud holds.
+Each adapter (aws_cloud.py, gce_cloud.py) wraps that cloud's test world and reads the cloud back
+through the sim, never through the provider under test: an assertion about routes or records is an
+assertion about what the cloud holds. Where clouds differ in a way a scenario must know (the reads
+of one observation, the word a cloud uses for a route to a stopped VM, the name of its route quota),
+the difference is a member of `Cloud` named for what it means; no scenario asks which cloud it runs on.
+
+Write kinds: every mutating call the cloud saw, by what it does to the cluster: "route.create",
+"route.replace", "route.delete", "record" (a subnet written on or removed from a VM) and
+"forwarding" (a VM's forwarding flag). A call that is none of these keeps the cloud's own name, so
+an exact comparison catches it.
 """
 
 from __future__ import annotations
 
-from ipaddress import ip_network
-from typing import Protocol
+from collections import Counter
+from collections.abc import Iterable
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Any, Protocol
+
+import pytest
 
 from cloudroutes import engine
 from cloudroutes.config import Config
 from cloudroutes.providers.base import Provider
-from cloudroutes.sim.ec2 import seed
-from tests.aws import world as aws_world
-from tests.gce import world as gce_world
 
-CLUSTER_CIDR = ip_network("10.244.0.0/16")
+CLUSTER_CIDR = IPv4Network("10.244.0.0/16")
+CLUSTER_CIDR_V6 = IPv6Network("fd00:10:244::/48")
+DUAL = '["10.244.0.0/16", "fd00:10:244::/56"]'
+"""A dual-stack cluster range (TOML), as `cidr=` to config() and write_config()."""
+
+
+def in_cluster(destination: str) -> bool:
+    dest = ip_network(destination)
+    if isinstance(dest, IPv4Network):
+        return dest.subnet_of(CLUSTER_CIDR)
+    return dest.subnet_of(CLUSTER_CIDR_V6)
 
 
 class Cloud(Protocol):
-    name: str
+    observation: frozenset[str]
+    """The cloud's read calls of one observation, each made once whatever the cluster size."""
+    ACTIVE: str
+    """The cloud's word for a route that delivers."""
+    TARGET_STOPPED: str
+    """The cloud's word for a route whose VM is stopped."""
+    TARGET_GONE: str
+    """The cloud's word for a route whose VM no longer exists."""
+    ROUTE_QUOTA: str
+    """How the cloud names the route quota; a refusal for lack of room names it."""
 
-    def add_nodes(self, count: int) -> list[str]:
-        """Launch `count` VMs selected as nodes; returns their names as the engine knows them."""
+    # -- the world -------------------------------------------------------------------------
+
+    def add_nodes(self, count: int, *, forwarding: bool = False) -> list[str]:
+        """Launch `count` VMs selected as nodes, each later than the last; their names as the engine
+        knows them. Forwarding off unless asked, as both clouds create VMs."""
         ...
 
-    def config(self) -> Config: ...
+    def terminate(self, node: str) -> None: ...
 
-    def provider(self) -> Provider: ...
+    def stop(self, node: str) -> None: ...
 
-    def tables(self) -> list[str]: ...
+    def start(self, node: str) -> None: ...
 
-    def pod_cidrs(self) -> dict[str, str]:
-        """Each live node's recorded IPv4 subnet, read from its tag or label."""
+    def record(self, node: str, cidr: str) -> None:
+        """Write a subnet record on the VM by hand, as another run (or a person) would."""
         ...
 
-    def routes(self) -> dict[str, dict[str, str | None]]:
-        """Per managed table: destination -> the node it delivers to (None: not a node), in the cluster range."""
+    def add_route(self, destination: str, *, to: str) -> None:
+        """A route shaped like one of ours, made by hand in every managed table, to node `to`."""
         ...
 
     def bend(self, destination: str, to: str) -> None:
-        """Re-point the route for `destination` at node `to` in every table, as a person would by hand."""
+        """Re-point our route for `destination` at node `to` in every table, as a person would by hand."""
         ...
 
+    def remove_route(self, destination: str) -> None:
+        """Delete the route for `destination` from every managed table, behind the engine's back."""
+        ...
+
+    def add_foreign_route(self, destination: str, *, to: str | None = None) -> str:
+        """A route someone else made in every managed table: to node `to`, or to the internet gateway.
+        Returns its target as the cloud names it."""
+        ...
+
+    def add_foreign_routes(self, *, via: list[str]) -> list[str]:
+        """Every kind of foreign route this cloud knows (some to the nodes `via`), inside the cluster
+        range; returns the destinations they hold, lowest first."""
+        ...
+
+    def dual_stack(self) -> None:
+        """Make the network ready for IPv6 pod subnets."""
+        ...
+
+    def limit_routes(self, room: int) -> None:
+        """Set the route quota so that `room` more routes fit in each managed table."""
+        ...
+
+    def throttle(self) -> None:
+        """Refuse some writes from now on for exceeding the cloud's rate limit."""
+        ...
+
+    def slow(self) -> None:
+        """Let every change the cloud makes from now on take a while to land."""
+        ...
+
+    # -- config and credentials --------------------------------------------------------------
+
+    def config(self, **overrides: Any) -> Config:
+        """Overrides: cidr (TOML, e.g. '"10.244.0.0/16"'), node_mask, network (the VPC or network)."""
+        ...
+
+    def write_config(self, **overrides: Any) -> str: ...
+
+    def provider(self, **overrides: Any) -> Provider: ...
+
+    def settings(self) -> dict[str, str]:
+        """The whole config as `section.key` -> value ("provider" -> its name), for env and flags."""
+        ...
+
+    def select_nothing(self) -> list[str]:
+        """CLI arguments that make the node selector match no VM."""
+        ...
+
+    def drop_credentials(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Take away every credential the cloud's standard chain could find."""
+        ...
+
+    def node_cidr(self, node: str) -> tuple[list[str], dict[str, str]]:
+        """`node-cidr` arguments and environment that name this VM from outside it."""
+        ...
+
+    def overlapping_cidr(self) -> tuple[str, str]:
+        """A cluster range (TOML) overlapping the network's own addresses, and the range it overlaps."""
+        ...
+
+    def missing_network(self) -> tuple[str, str]:
+        """A `network` override naming a network that does not exist, and how the refusal names it."""
+        ...
+
+    # -- the cloud, read back ----------------------------------------------------------------
+
+    def tables(self) -> list[str]: ...
+
+    def pod_cidrs(self, version: int = 4) -> dict[str, str]:
+        """Each live node's recorded subnet of that family, read from its tag or label."""
+        ...
+
+    def labels(self, node: str) -> dict[str, str]:
+        """The VM's tags or labels, as the cloud holds them."""
+        ...
+
+    def forwarding(self, node: str) -> bool: ...
+
+    def routes(self) -> dict[str, dict[str, str | None]]:
+        """Our routes per managed table: destination -> the node it delivers to (None: no live VM, or
+        not the VM's own target, such as a secondary interface)."""
+        ...
+
+    def route_states(self) -> dict[str, dict[str, str]]:
+        """Our routes per managed table: destination -> the cloud's word for whether it delivers."""
+        ...
+
+    def raw_routes(self) -> dict[str, Any]:
+        """Every route of the network (managed tables or not) as the cloud renders it, by a unique key."""
+        ...
+
+    # -- the call log ------------------------------------------------------------------------
+
     def writes(self) -> list[str]:
-        """Mutating calls the cloud saw since the last reset, by operation name."""
+        """Mutating calls since the last reset, by write kind (see the module docstring)."""
+        ...
+
+    def calls(self) -> Counter[str]:
+        """Every call since the last reset, by the cloud's operation name."""
+        ...
+
+    def reads(self) -> Counter[str]:
+        """Non-mutating calls since the last reset, by the cloud's operation name."""
+        ...
+
+    def fresh_reads(self, writes: Counter[str]) -> Counter[str]:
+        """Reads the cloud's writes need of their own, beside the observations."""
+        ...
+
+    def forwarded(self) -> list[str]:
+        """Nodes whose forwarding flag a write changed since the last reset."""
+        ...
+
+    def throttled(self) -> int:
+        """Writes the cloud refused for its rate limit since the last reset."""
         ...
 
     def reset_calls(self) -> None: ...
@@ -56,123 +199,31 @@ class Cloud(Protocol):
         ...
 
 
-def converge(cloud: Cloud) -> engine.Report:
-    cfg, provider = cloud.config(), cloud.provider()
+# -- scenario steps ------------------------------------------------------------------------
+
+
+def converge(cloud: Cloud, **overrides: Any) -> engine.Report:
+    cfg, provider = cloud.config(**overrides), cloud.provider(**overrides)
     return engine.apply(provider, cfg, engine.make_plan(provider, cfg))
 
 
-def plan(cloud: Cloud) -> engine.Planned:
-    return engine.make_plan(cloud.provider(), cloud.config())
+def plan(cloud: Cloud, **overrides: Any) -> engine.Planned:
+    return engine.make_plan(cloud.provider(**overrides), cloud.config(**overrides))
 
 
-class AwsCloud:
-    name = "aws"
-
-    def __init__(self, world: aws_world.World) -> None:
-        self.world = world
-
-    def add_nodes(self, count: int) -> list[str]:
-        return list(seed.launch(self.world.ec2, self.world.seed, count))
-
-    def config(self) -> Config:
-        return self.world.config()
-
-    def provider(self) -> Provider:
-        return self.world.provider()
-
-    def tables(self) -> list[str]:
-        return list(self.world.seed.table_ids)
-
-    def pod_cidrs(self) -> dict[str, str]:
-        return self.world.pod_cidrs()
-
-    def _eni_owners(self) -> dict[str, str]:
-        return {
-            eni["NetworkInterfaceId"]: iid
-            for iid, instance in self.world.instances().items()
-            for eni in instance.get("NetworkInterfaces", [])
-        }
-
-    def _primary_eni(self, node: str) -> str:
-        instance = self.world.instances()[node]
-        return str(
-            next(e for e in instance["NetworkInterfaces"] if e["Attachment"]["DeviceIndex"] == 0)["NetworkInterfaceId"]
-        )
-
-    def routes(self) -> dict[str, dict[str, str | None]]:
-        owners = self._eni_owners()
-        return {
-            table: {
-                dest: owners.get(raw.get("NetworkInterfaceId", ""))
-                for dest, raw in self.world.routes(table).items()
-                if ip_network(dest).version == 4 and ip_network(dest).subnet_of(CLUSTER_CIDR)
-            }
-            for table in self.tables()
-        }
-
-    def bend(self, destination: str, to: str) -> None:
-        eni = self._primary_eni(to)
-        for table in self.tables():
-            self.world.ec2.replace_route(RouteTableId=table, DestinationCidrBlock=destination, NetworkInterfaceId=eni)
-
-    def writes(self) -> list[str]:
-        return [call.action for call in self.world.sim.writes()]
-
-    def reset_calls(self) -> None:
-        self.world.sim.reset_calls()
-
-    def provider_id(self, node: str) -> str:
-        zone = self.world.instances()[node]["Placement"]["AvailabilityZone"]
-        return f"aws:///{zone}/{node}"
+def assert_routed(cloud: Cloud, nodes: Iterable[str], version: int = 4) -> dict[str, str]:
+    """Each node holds its own subnet, routed to it in every managed table, and nothing else is ours."""
+    nodes = list(nodes)
+    cidrs = cloud.pod_cidrs(version)
+    assert set(nodes) <= set(cidrs), f"nodes without a recorded subnet: {set(nodes) - set(cidrs)}"
+    live = {n: cidrs[n] for n in nodes}
+    assert len(set(live.values())) == len(live), f"a subnet recorded on two nodes: {live}"
+    wanted = {cidr: node for node, cidr in cidrs.items()}
+    for table, routes in cloud.routes().items():
+        family = {dest: node for dest, node in routes.items() if ip_network(dest).version == version}
+        assert family == wanted, f"table {table}"
+    return live
 
 
-class GceCloud:
-    name = "gce"
-
-    def __init__(self, world: gce_world.World) -> None:
-        self.world = world
-
-    def add_nodes(self, count: int) -> list[str]:
-        return self.world.add_nodes(count)
-
-    def config(self) -> Config:
-        return self.world.config()
-
-    def provider(self) -> Provider:
-        return self.world.provider()
-
-    def tables(self) -> list[str]:
-        return ["default"]
-
-    def pod_cidrs(self) -> dict[str, str]:
-        return self.world.pod_cidrs()
-
-    def routes(self) -> dict[str, dict[str, str | None]]:
-        live = set(self.world.instances())
-        found: dict[str, str | None] = {}
-        for route in self.world.sim.routes():
-            dest = ip_network(route["destRange"])
-            if dest.version == 4 and dest.subnet_of(CLUSTER_CIDR):
-                hop = route.get("nextHopInstance", "").rsplit("/", 1)[-1]
-                found[str(dest)] = hop if hop in live else None
-        return {"default": found}
-
-    def bend(self, destination: str, to: str) -> None:
-        """GCE routes are immutable: a person deletes the route and inserts it again, same name, new hop."""
-        [route] = [r for r in self.world.sim.routes() if r["destRange"] == destination]
-        self.world.sim.remove_route(route["name"])
-        self.world.sim.add_route(
-            name=route["name"],
-            dest_range=destination,
-            next_hop_instance=self.world.hop(to),
-            description=route.get("description", ""),
-        )
-
-    def writes(self) -> list[str]:
-        return [gce_world.method_id(call) for call in self.world.sim.writes()]
-
-    def reset_calls(self) -> None:
-        self.world.sim.reset_calls()
-
-    def provider_id(self, node: str) -> str:
-        return f"gce://{gce_world.PROJECT}/{self.world.zone_for(node)}/{node}"
+def blocks(*indices: int) -> list[str]:
+    return [f"10.244.{i}.0/24" for i in indices]

@@ -7,14 +7,20 @@ from typing import Any
 
 import pytest
 
-from cloudroutes.sim.ec2 import Ec2Sim, seed
+from cloudroutes.sim.ec2 import Ec2Sim
 from cloudroutes.sim.gce import ComputeSim
-from tests.aws import world as aws_world
 from tests.gce import world as gce_world
 
-from .clouds import AwsCloud, Cloud, GceCloud
+from . import aws_cloud, gce_cloud
+from .clouds import Cloud
 
-_ENV = ("CLOUDROUTES_CONFIG", "CLOUDROUTES_PROVIDER", "CLOUDROUTES_GCE_ENDPOINT", "CLOUDROUTES_GCE_PROJECT")
+_ENV = (
+    "CLOUDROUTES_CONFIG",
+    "CLOUDROUTES_PROVIDER",
+    "CLOUDROUTES_GCE_ENDPOINT",
+    "CLOUDROUTES_GCE_PROJECT",
+    "CLOUDROUTES_GCE_EMULATOR",
+)
 
 
 @pytest.fixture(params=["aws", "gce"])
@@ -25,8 +31,7 @@ def cloud(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_p
         with Ec2Sim() as sim:
             for key, value in sim.env().items():
                 monkeypatch.setenv(key, value)
-            ec2 = sim.client()
-            yield AwsCloud(aws_world.World(sim=sim, ec2=ec2, seed=seed.vpc(ec2, cluster="prod"), path=tmp_path))
+            yield aws_cloud.seed(sim, tmp_path)
     else:
         with ComputeSim(project=gce_world.PROJECT) as sim:
-            yield GceCloud(gce_world.seed_world(sim, tmp_path))
+            yield gce_cloud.seed(sim, tmp_path)

@@ -6,9 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from cloudroutes.cli import app
 from cloudroutes.sim.gce import ComputeSim
 
 from .world import PROJECT, World, seed_world
@@ -39,14 +37,3 @@ def make_world(sim: ComputeSim, tmp_path: Any) -> Callable[..., World]:
 @pytest.fixture
 def world(make_world: Callable[..., World]) -> World:
     return make_world()
-
-
-@pytest.fixture
-def cli() -> Callable[..., Any]:
-    """Run the real CLI in-process (stdin is not a terminal, as under cron or CI)."""
-    runner = CliRunner()
-
-    def invoke(*args: str, **env: str) -> Any:
-        return runner.invoke(app, list(args), env=env or None, catch_exceptions=False)
-
-    return invoke

@@ -1,23 +1,24 @@
-"""GCE behaviour end to end through the engine, against the embedded Compute Engine emulator.
+"""What only GCE has, end to end through the engine against the embedded Compute Engine emulator:
+route names and labels in GCE's own encodings, pages, operations (polled in batches, failing inside),
+request ids, 409 on a route name, canIpForward that may not be fixed, the project-wide route quota.
 
-Assertions read the cloud back (routes, labels, canIpForward) and count requests in the emulator's call
-log, never the engine's own claims about what it did.
+The scenarios every cloud shares live in tests/contract/. Assertions read the cloud back (routes,
+labels, canIpForward) and count requests in the emulator's call log, never the engine's own claims.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 from ipaddress import ip_network
 
 import pytest
 
-from cloudroutes import engine, providers
-from cloudroutes.model import ActionKind, Outcome
+from cloudroutes import engine
+from cloudroutes.model import ActionKind
 from cloudroutes.providers import gce_names as names
 
-from .world import INTERNET, PROJECT, READS, ZONES, count, method_id
+from .world import PROJECT, ZONES, count, method_id
 
 ROUTE_WRITES = {"routes.insert", "routes.delete"}
 
@@ -25,84 +26,27 @@ ROUTE_WRITES = {"routes.insert", "routes.delete"}
 # -- converge ------------------------------------------------------------------------------
 
 
-def test_converges_one_marked_route_per_node_and_records_the_subnet_on_the_node(world):
+def test_our_routes_and_labels_take_gces_own_form_in_both_families(world):
     nodes = world.add_nodes(3)
-    internet = world.routes()[INTERNET]
 
-    report = world.converge()
+    assert world.converge(cidr='["10.244.0.0/16", "fd00:10:244::/48"]').converged
 
-    assert report.converged and not report.failed
-    cidrs = world.assert_converged(nodes)
-    assert sorted(cidrs.values()) == ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"]
+    world.assert_converged(nodes)
     ours = world.ours()
-    assert set(ours) == set(cidrs.values()), "nothing but one route per node"
-    for route in ours.values():
+    assert len(ours) == 6 and len({r["name"] for r in ours.values()}) == 6, "one name per route, per family"
+    for dest, route in ours.items():
+        assert route["name"] == names.route_name("prod", ip_network(dest))
         assert route["description"] == names.marker("prod")
         assert route["network"].endswith(f"/projects/{PROJECT}/global/networks/default")
         assert route["priority"] == 1000
         assert "warnings" not in route, "the next hop exists, runs and forwards"
     instances = world.instances()
-    for node, cidr in cidrs.items():
+    for node, cidr in world.pod_cidrs().items():
         labels = instances[node]["labels"]
         assert labels[names.CIDR_LABEL] == cidr.replace(".", "-").replace("/", "_")
+        v6 = str(names.parse_label(labels[names.CIDR_LABEL_V6], 6))
+        assert ours[v6]["nextHopInstance"].endswith(f"/projects/{PROJECT}/{world.hop(node)}")
         assert labels[names.CLUSTER_LABEL] == "prod", "the labels we do not own are kept"
-        assert instances[node]["canIpForward"] is True
-    assert world.routes()[INTERNET] == internet, "the internet default route is untouched"
-
-
-def test_an_apply_reads_once_to_plan_and_once_to_verify(world):
-    world.add_nodes(4)
-    world.sim.reset_calls()
-
-    assert world.converge().converged
-
-    calls = count(world.sim.calls)
-    assert {op: calls[op] for op in READS} == {op: 2 for op in READS}
-    writes = count(world.sim.writes())
-    assert writes == {"instances.update": 4, "instances.setLabels": 4, "routes.insert": 4}
-    # The one per-node read: a forwarding fix is a whole-instance PUT of the instance read fresh.
-    assert calls["instances.get"] == writes["instances.update"]
-    assert set(calls) - set(writes) == READS | {"instances.get"}, "no per-zone list, no route read back"
-
-
-@pytest.mark.parametrize("n", [3, 30])
-def test_a_second_pass_makes_zero_writes_and_a_constant_number_of_reads(world, n):
-    world.add_nodes(n)
-    assert world.converge().converged
-    world.sim.reset_calls()
-
-    planned = world.plan()
-
-    assert planned.plan.empty and planned.plan.problems == ()
-    assert world.sim.writes() == []
-    assert count(world.sim.calls) == {op: 1 for op in READS}
-    # No per-node get and no per-zone probing: nothing is addressed to a zone or a region.
-    assert not [c.path for c in world.sim.calls if "/zones/" in c.path or "/regions/" in c.path]
-    assert planned.observed.api_calls == {op: 1 for op in READS}
-
-
-def test_forwarding_is_changed_only_where_it_is_off(world):
-    on = world.add_nodes(2, forwarding=True)
-    (off,) = world.add_nodes(1)
-    world.sim.reset_calls()
-
-    assert world.converge().converged
-
-    updated = [c.path.rsplit("/", 1)[-1] for c in world.sim.writes() if method_id(c) == "instances.update"]
-    assert updated == [off]
-    assert all(world.instances()[n]["canIpForward"] for n in [*on, off])
-
-
-def test_newcomers_do_not_move_anyone(world):
-    nodes = world.add_nodes(3)
-    assert world.converge().converged
-    before = world.pod_cidrs()
-    born = world.add_nodes(2)
-
-    assert world.converge().converged
-
-    after = world.assert_converged([*nodes, *born])
-    assert {n: after[n] for n in nodes} == before
 
 
 def test_reads_follow_every_page_and_cost_one_call_per_page(world, monkeypatch):
@@ -124,57 +68,8 @@ def test_reads_follow_every_page_and_cost_one_call_per_page(world, monkeypatch):
         "routes.list": 3,
     }
     assert all(c.query.get("maxResults") == "2" for c in world.sim.calls if method_id(c).endswith(("List", ".list")))
-
-
-def test_a_pass_over_a_thousand_converged_nodes_is_six_reads(make_world):
-    """Pages of 500 (GCE's largest): 1,000 instances and 1,000 routes are two pages each (each further
-    500 routes of the network, the internet route included, add a page)."""
-    world = make_world(internet_route=False)
-    for i in range(1000):
-        name, subnet = f"node-{i + 1}", ip_network(f"10.{100 + i // 250}.{i % 250}.0/24")
-        world.sim.add_instance(
-            name,
-            zone=ZONES[i % 2],
-            can_ip_forward=True,
-            labels={names.CLUSTER_LABEL: "prod", names.CIDR_LABEL: names.label_value(subnet)},
-        )
-        world.sim.add_route(
-            name=names.route_name("prod", subnet),
-            dest_range=str(subnet),
-            next_hop_instance=f"zones/{ZONES[i % 2]}/instances/{name}",
-            description=names.marker("prod"),
-        )
-    world.sim.reset_calls()
-
-    planned = world.plan(cidr='"10.96.0.0/11"')
-
-    assert planned.plan.empty and len(planned.observed.nodes) == 1000
-    assert sum(count(world.sim.calls).values()) == 6
-    assert count(world.sim.calls) == {
-        "projects.get": 1,
-        "subnetworks.aggregatedList": 1,
-        "instances.aggregatedList": 2,
-        "routes.list": 2,
-    }
-
-
-def test_dual_stack_routes_both_families_under_distinct_names(world):
-    nodes = world.add_nodes(2)
-    dual = '["10.244.0.0/16", "fd00:10:244::/48"]'
-
-    assert world.converge(cidr=dual).converged
-
-    ours = world.ours()
-    assert set(ours) == {"10.244.0.0/24", "10.244.1.0/24", "fd00:10:244::/64", "fd00:10:244:1::/64"}
-    assert len({r["name"] for r in ours.values()}) == 4
-    instances = world.instances()
-    for node in nodes:
-        labels = instances[node]["labels"]
-        v6 = str(names.parse_label(labels[names.CIDR_LABEL_V6], 6))
-        assert ours[v6]["nextHopInstance"].endswith(world.hop(node))
-        assert ours[v6]["name"] == names.route_name("prod", ip_network(v6))
-    world.sim.reset_calls()
-    assert world.plan(cidr=dual).plan.empty and world.sim.writes() == []
+    # No per-node get and no per-zone probing: nothing is addressed to a zone or a region.
+    assert not [c.path for c in world.sim.calls if "/zones/" in c.path or "/regions/" in c.path]
 
 
 # -- operations ----------------------------------------------------------------------------
@@ -278,20 +173,6 @@ def test_a_quota_failure_is_not_retried(world, op_seconds, in_operation):
 # -- throttling and request ids -------------------------------------------------------------
 
 
-def test_rate_limit_is_retried_with_backoff_and_counted(world):
-    nodes = world.add_nodes(4)
-    world.sim.rate_limit_every = 3
-    world.sim.reset_calls()
-
-    report = world.converge()
-
-    assert report.converged
-    world.assert_converged(nodes)
-    throttled = [c for c in world.sim.writes() if c.status == 403]
-    assert throttled and all(c.response["error"]["errors"][0]["reason"] == "rateLimitExceeded" for c in throttled)
-    assert report.retries["throttled"] == len(throttled)
-
-
 def test_every_write_carries_a_request_id_and_a_retry_reuses_it(world):
     nodes = world.add_nodes(4)
     world.sim.rate_limit_every = 4
@@ -317,42 +198,6 @@ def test_every_write_carries_a_request_id_and_a_retry_reuses_it(world):
 
 
 # -- node lifecycle -------------------------------------------------------------------------
-
-
-def test_a_route_to_a_deleted_instance_is_deleted_when_it_is_ours(world):
-    nodes = world.add_nodes(3)
-    assert world.converge().converged
-    gone = world.pod_cidrs()[nodes[0]]
-    # Someone else's route to the same instance stays: it is not ours to delete.
-    world.sim.add_route(name="theirs-to-node-1", dest_range="10.99.0.0/24", next_hop_instance=world.hop(nodes[0]))
-    world.sim.delete_instance(world.zone_for(nodes[0]), nodes[0])
-    assert world.ours()[gone]["warnings"][0]["code"] == "NEXT_HOP_INSTANCE_NOT_FOUND"
-    world.sim.reset_calls()
-
-    report = world.converge()
-
-    assert report.converged
-    assert [method_id(c) for c in world.sim.writes()] == ["routes.delete"]
-    assert gone not in world.ours()
-    world.assert_converged(nodes[1:])
-    assert "theirs-to-node-1" in world.routes()
-
-
-def test_a_stopped_node_keeps_its_subnet_and_its_route(world):
-    nodes = world.add_nodes(2)
-    assert world.converge().converged
-    before = world.pod_cidrs()
-    world.sim.set_instance_status(world.zone_for(nodes[0]), nodes[0], "TERMINATED")
-    world.sim.reset_calls()
-
-    planned = world.plan()
-
-    assert planned.plan.empty
-    assert world.sim.writes() == []
-    assert world.pod_cidrs() == before
-    route = world.ours()[before[nodes[0]]]
-    assert [w["code"] for w in route["warnings"]] == ["NEXT_HOP_NOT_RUNNING"]
-    assert route["nextHopInstance"].endswith(world.hop(nodes[0]))
 
 
 def test_moving_a_subnet_is_delete_then_insert(world):
@@ -396,29 +241,6 @@ def test_moving_a_subnet_is_delete_then_insert(world):
 # -- conflicts ------------------------------------------------------------------------------
 
 
-def test_409_with_another_next_hop_means_observe_again_not_success(world):
-    nodes = world.add_nodes(3)
-    cfg, provider = world.config(), world.provider()
-    planned = engine.make_plan(provider, cfg)
-    contested = next(a.destination for a in planned.plan.actions if a.kind is ActionKind.CREATE and a.node == nodes[0])
-    # Between plan and apply, someone routes that subnet under our deterministic name to another node.
-    world.sim.add_route(
-        name=names.route_name("prod", contested),
-        dest_range=str(contested),
-        next_hop_instance=world.hop(nodes[1]),
-        description=names.marker("prod"),
-    )
-
-    report = engine.apply(provider, cfg, planned)
-
-    assert report.rounds >= 2
-    assert any(r.outcome is Outcome.CONFLICT and r.action.destination == contested for r in report.results)
-    assert report.converged
-    world.assert_converged(nodes)
-    assert len(world.ours()) == 3
-    assert engine.make_plan(world.provider(), cfg).plan.empty
-
-
 def test_409_with_the_same_route_is_done(world):
     nodes = world.add_nodes(2)
     cfg, provider = world.config(), world.provider()
@@ -438,28 +260,6 @@ def test_409_with_the_same_route_is_done(world):
     calls = count(world.sim.calls)
     assert calls["routes.get"] == 1, "the route holding the name is read and compared"
     world.assert_converged(nodes)
-
-
-@pytest.mark.parametrize("op_seconds", [0.0, 0.05], ids=["done-at-once", "done-later"])
-def test_two_applies_at_once_end_with_one_route_per_node(world, op_seconds):
-    world.sim.op_seconds = op_seconds
-    nodes = world.add_nodes(6)
-    reports: list[engine.Report] = []
-
-    def run() -> None:
-        reports.append(world.converge())
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert len(reports) == 2 and all(r.converged for r in reports), [r.failed for r in reports]
-    cidrs = world.assert_converged(nodes)
-    assert set(world.ours()) == set(cidrs.values())
-    assert "routes.delete" not in count(world.sim.writes()), "no flapping: nothing made was unmade"
-    assert world.plan().plan.empty
 
 
 # -- forwarding, quota, foreign routes -----------------------------------------------------
@@ -498,68 +298,36 @@ def test_route_quota_too_small_inserts_nothing_and_says_how_many_are_missing(wor
     assert world.ours() == {}
 
 
-def test_foreign_routes_are_untouched_and_their_ranges_never_allocated(world):
-    nodes = world.add_nodes(3, forwarding=True)  # so no route's warnings change under the comparison
-    foreign = {
-        "theirs-to-a-vm": {
-            "dest_range": "10.244.0.0/24",
-            "next_hop_instance": world.hop(nodes[0]),
-            "description": "someone else",
-        },
-        "theirs-to-gateway": {"dest_range": "10.244.1.0/24", "next_hop_gateway": "default-internet-gateway"},
-        # Our name and marker, but a gateway hop: not a node route, so not ours.
-        "cr-prod-gateway": {
-            "dest_range": "10.244.2.0/24",
-            "next_hop_gateway": "default-internet-gateway",
-            "description": names.marker("prod"),
-        },
-        # Another cluster whose name starts like ours.
-        names.route_name("prod-eu", ip_network("10.244.3.0/24")): {
-            "dest_range": "10.244.3.0/24",
-            "next_hop_instance": world.hop(nodes[1]),
-            "description": names.marker("prod-eu"),
-        },
-    }
-    for name, fields in foreign.items():
-        world.sim.add_route(name=name, **fields)
-    before = world.routes()
+def apply_dropping_one_connection(world, client: str, method: str, *, answer_lost: bool):
+    """Apply, on slow operations, while the provider's `client.method` fails once with a reset
+    connection: before its request reaches GCE, or after (the answer lost). Returns the report and
+    the requests that were dropped."""
+    from google.api_core import exceptions as gx
 
-    report = world.converge()
+    world.sim.op_seconds = 0.05
+    cfg, provider = world.config(), world.provider()
+    api = getattr(provider._api, client)
+    real = getattr(api, method)
+    dropped: list[dict] = []
 
-    assert report.converged
-    after = world.routes()
-    for name in [*foreign, INTERNET]:
-        assert after[name] == before[name]
-    cidrs = world.assert_converged(nodes)
-    assert sorted(cidrs.values()) == ["10.244.4.0/24", "10.244.5.0/24", "10.244.6.0/24"]
-    listed = " ".join(p.message for p in report.first.problems if not p.blocking)
-    assert all(f"10.244.{k}.0/24" in listed for k in range(4))
-    assert "0.0.0.0/0" not in listed, "a route as wide as the cluster range holds nothing"
-    assert world.plan().plan.empty
+    def once(**request):
+        if dropped:
+            return real(**request)
+        dropped.append(request)
+        if answer_lost:
+            real(**request)
+        raise gx.ServiceUnavailable("connection reset")
+
+    setattr(api, method, once)
+    world.sim.reset_calls()
+    return engine.apply(provider, cfg, engine.make_plan(provider, cfg)), dropped
 
 
 def test_a_lost_answer_retries_the_write_under_the_same_request_id(world):
     """The insert reached GCE but its answer was lost: the retry must replay it, not start another."""
-    from google.api_core import exceptions as gx
-
-    world.sim.op_seconds = 0.05
     nodes = world.add_nodes(2, forwarding=True)
-    cfg = world.config()
-    provider = providers.create("gce", cfg)
-    real_insert = provider._api.routes.insert_unary
-    lost: list[str] = []
 
-    def answer_lost_once(**request):
-        operation = real_insert(**request)
-        if not lost:
-            lost.append(operation.name)
-            raise gx.ServiceUnavailable("connection reset before the answer arrived")
-        return operation
-
-    provider._api.routes.insert_unary = answer_lost_once
-    world.sim.reset_calls()
-
-    report = engine.apply(provider, cfg, engine.make_plan(provider, cfg))
+    report, lost = apply_dropping_one_connection(world, "routes", "insert_unary", answer_lost=True)
 
     assert report.converged and lost
     assert report.retries["transient"] == 1
@@ -573,26 +341,42 @@ def test_a_lost_answer_retries_the_write_under_the_same_request_id(world):
 
 
 def test_a_failed_poll_neither_fails_nor_repeats_the_writes_in_flight(world):
-    from google.api_core import exceptions as gx
-
-    world.sim.op_seconds = 0.05
     nodes = world.add_nodes(2, forwarding=True)
-    cfg = world.config()
-    provider = providers.create("gce", cfg)
-    real_list = provider._api.global_ops.list
-    dropped: list[str] = []
 
-    def flaky_list(**request):
-        if not dropped:
-            dropped.append(request["request"]["filter"])
-            raise gx.ServiceUnavailable("connection reset while listing operations")
-        return real_list(**request)
-
-    provider._api.global_ops.list = flaky_list
-    world.sim.reset_calls()
-
-    report = engine.apply(provider, cfg, engine.make_plan(provider, cfg))
+    report, dropped = apply_dropping_one_connection(world, "global_ops", "list", answer_lost=False)
 
     assert report.converged and dropped
     assert count(world.sim.writes())["routes.insert"] == 2
     world.assert_converged(nodes)
+
+
+def test_a_pass_over_a_thousand_converged_nodes_is_six_reads(make_world):
+    """Pages of 500 (GCE's largest): 1,000 instances and 1,000 routes are two pages each (each further
+    500 routes of the network, the internet route included, add a page)."""
+    world = make_world(internet_route=False)
+    for i in range(1000):
+        name, subnet = f"node-{i + 1}", ip_network(f"10.{100 + i // 250}.{i % 250}.0/24")
+        world.sim.add_instance(
+            name,
+            zone=ZONES[i % 2],
+            can_ip_forward=True,
+            labels={names.CLUSTER_LABEL: "prod", names.CIDR_LABEL: names.label_value(subnet)},
+        )
+        world.sim.add_route(
+            name=names.route_name("prod", subnet),
+            dest_range=str(subnet),
+            next_hop_instance=f"zones/{ZONES[i % 2]}/instances/{name}",
+            description=names.marker("prod"),
+        )
+    world.sim.reset_calls()
+
+    planned = world.plan(cidr='"10.96.0.0/11"')
+
+    assert planned.plan.empty and len(planned.observed.nodes) == 1000
+    assert sum(count(world.sim.calls).values()) == 6
+    assert count(world.sim.calls) == {
+        "projects.get": 1,
+        "subnetworks.aggregatedList": 1,
+        "instances.aggregatedList": 2,
+        "routes.list": 2,
+    }

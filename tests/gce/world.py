@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from ipaddress import ip_network
+from ipaddress import IPv4Network, ip_network
 from typing import Any
 
-from cloudroutes import config as config_mod
-from cloudroutes import engine, providers
+from cloudroutes import engine
 from cloudroutes.providers import gce_names as names
 from cloudroutes.sim.gce import Call, ComputeSim, endpoints
+from tests.config_file import ConfigFile, cluster_toml
 
 PROJECT = "demo-project"
 CLUSTER = "prod"
@@ -25,17 +25,13 @@ NODE_RANGE = "10.128.0.0/20"
 SECONDARY = "10.60.0.0/16"
 INTERNET = "default-route-internet"
 
-CONFIG = """\
-provider = "gce"
-[cluster]
-name = "{cluster}"
-cidr = {cidr}
+GCE = """\
 [gce]
 project = "{project}"
 network = "{network}"
 fix_forwarding = {fix_forwarding}
 endpoint = "{endpoint}"
-emulator = true
+emulator = {emulator}
 [limits]
 backoff_max = 0.05
 write_burst = 500
@@ -55,8 +51,10 @@ def count(calls: Iterable[Call]) -> Counter[str]:
 
 
 @dataclass
-class World:
+class World(ConfigFile):
     """Network 'default' (one subnet with a secondary range, the internet route) and the ways tests poke at it."""
+
+    PROVIDER = "gce"
 
     sim: ComputeSim
     path: Any
@@ -93,37 +91,27 @@ class World:
         self,
         *,
         cidr: str = '"10.244.0.0/16"',
+        node_mask: int = 24,
         fix_forwarding: bool = True,
+        emulator: bool = True,
         network: str = "default",
         project: str = PROJECT,
         cluster: str | None = None,
     ) -> str:
-        return CONFIG.format(
-            cluster=cluster or self.cluster,
-            cidr=cidr,
+        top = cluster_toml(provider=self.PROVIDER, cluster=cluster or self.cluster, cidr=cidr, node_mask=node_mask)
+        return top + GCE.format(
             project=project,
             network=network,
             fix_forwarding=str(fix_forwarding).lower(),
             endpoint=self.sim.endpoint,
+            emulator=str(emulator).lower(),
         )
-
-    def config(self, **kwargs: Any) -> config_mod.Config:
-        return config_mod.from_text(self.config_text(**kwargs))
-
-    def write_config(self, **kwargs: Any) -> str:
-        target = self.path / "cloudroutes.toml"
-        target.write_text(self.config_text(**kwargs))
-        return str(target)
-
-    def provider(self, **kwargs: Any) -> providers.Provider:
-        return providers.create("gce", self.config(**kwargs))
 
     def plan(self, **kwargs: Any) -> engine.Planned:
         return engine.make_plan(self.provider(**kwargs), self.config(**kwargs))
 
     def converge(self, **kwargs: Any) -> engine.Report:
-        cfg = self.config(**kwargs)
-        provider = providers.create("gce", cfg)
+        cfg, provider = self.config(**kwargs), self.provider(**kwargs)
         return engine.apply(provider, cfg, engine.make_plan(provider, cfg))
 
     # -- the cloud, read back ----------------------------------------------------------------
@@ -164,7 +152,7 @@ class World:
             route = ours[cidr]
             assert route["nextHopInstance"].endswith(f"/projects/{PROJECT}/{self.hop(node)}"), (node, route)
             assert route["name"] == names.route_name(self.cluster, ip_network(cidr))
-            assert ip_network(cidr).subnet_of(ip_network("10.244.0.0/16"))
+            assert IPv4Network(cidr).subnet_of(IPv4Network("10.244.0.0/16"))
         return live
 
 

@@ -1,0 +1,266 @@
+"""The contract's face of the embedded EC2 cloud: a VPC with two AZ route tables tagged for the
+cluster, each with an internet default route (as a VPC with a way out has), and the ways to poke at it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cloudroutes.config import Config
+from cloudroutes.providers.base import Provider
+from cloudroutes.sim.ec2 import Ec2Sim
+from cloudroutes.sim.ec2 import seed as ec2_seed
+from cloudroutes.sim.ec2.calls import MUTATING
+from tests.aws import world as aws_world
+
+from .clouds import in_cluster
+
+CIDR_TAG = "cloudroutes.io/pod-cidr"
+WRITE_KINDS = {
+    "CreateRoute": "route.create",
+    "ReplaceRoute": "route.replace",
+    "DeleteRoute": "route.delete",
+    "CreateTags": "record",
+    "DeleteTags": "record",
+    "ModifyNetworkInterfaceAttribute": "forwarding",
+}
+BORN = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def seed(sim: Ec2Sim, path: Any) -> AwsCloud:
+    ec2 = sim.client()
+    world = aws_world.World(sim=sim, ec2=ec2, seed=ec2_seed.vpc(ec2, cluster="prod"), path=path)
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=world.seed.vpc_id)
+    for table in world.seed.table_ids:
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    return AwsCloud(world, igw)
+
+
+class AwsCloud:
+    observation = frozenset({"DescribeVpcs", "DescribeRouteTables", "DescribeInstances", "GetServiceQuota"})
+    ACTIVE = "active"
+    TARGET_STOPPED = "blackhole"
+    TARGET_GONE = "blackhole"
+    ROUTE_QUOTA = "L-93826ACB"
+
+    def __init__(self, world: aws_world.World, igw: str) -> None:
+        self.world = world
+        self.ec2 = world.ec2
+        self.igw = igw
+
+    # -- the world -------------------------------------------------------------------------
+
+    def add_nodes(self, count: int, *, forwarding: bool = False) -> list[str]:
+        made = ec2_seed.launch(self.ec2, self.world.seed, count)
+        for node in made:
+            # EC2 reports launch times to the second: set them apart so creation order is observable.
+            born = self.world.seed.instance_ids.index(node)
+            self.world.sim.set_launch_time(node, BORN + timedelta(minutes=born))
+            if forwarding:
+                self.ec2.modify_network_interface_attribute(
+                    NetworkInterfaceId=self._primary_eni(node), SourceDestCheck={"Value": False}
+                )
+        return made
+
+    def terminate(self, node: str) -> None:
+        self.ec2.terminate_instances(InstanceIds=[node])
+
+    def stop(self, node: str) -> None:
+        self.ec2.stop_instances(InstanceIds=[node])
+
+    def start(self, node: str) -> None:
+        self.ec2.start_instances(InstanceIds=[node])
+
+    def record(self, node: str, cidr: str) -> None:
+        self.ec2.create_tags(Resources=[node], Tags=[{"Key": CIDR_TAG, "Value": cidr}])
+
+    def add_route(self, destination: str, *, to: str) -> None:
+        for table in self.tables():
+            self.ec2.create_route(
+                RouteTableId=table, DestinationCidrBlock=destination, NetworkInterfaceId=self._primary_eni(to)
+            )
+
+    def bend(self, destination: str, to: str) -> None:
+        for table in self.tables():
+            self.ec2.replace_route(
+                RouteTableId=table, DestinationCidrBlock=destination, NetworkInterfaceId=self._primary_eni(to)
+            )
+
+    def remove_route(self, destination: str) -> None:
+        for table in self.tables():
+            self.ec2.delete_route(RouteTableId=table, DestinationCidrBlock=destination)
+
+    def add_foreign_route(self, destination: str, *, to: str | None = None) -> str:
+        target = {"NetworkInterfaceId": self._primary_eni(to)} if to else {"GatewayId": self.igw}
+        for table in self.tables():
+            self.ec2.create_route(RouteTableId=table, DestinationCidrBlock=destination, **target)
+        return next(iter(target.values()))
+
+    def add_foreign_routes(self, *, via: list[str]) -> list[str]:
+        """A peering route inside the cluster range (the internet route is there from the start)."""
+        peer = self.ec2.create_vpc(CidrBlock="172.20.0.0/16")["Vpc"]["VpcId"]
+        pcx = self.ec2.create_vpc_peering_connection(VpcId=self.world.seed.vpc_id, PeerVpcId=peer)
+        self.ec2.create_route(
+            RouteTableId=self.tables()[0],
+            DestinationCidrBlock="10.244.0.0/24",
+            VpcPeeringConnectionId=pcx["VpcPeeringConnection"]["VpcPeeringConnectionId"],
+        )
+        return ["10.244.0.0/24"]
+
+    def dual_stack(self) -> None:
+        self.ec2.associate_vpc_cidr_block(VpcId=self.world.seed.vpc_id, AmazonProvidedIpv6CidrBlock=True)
+
+    def limit_routes(self, room: int) -> None:
+        # Routes per table, the internet route included; the table's local route does not count.
+        self.world.sim.route_limit = room + 1
+
+    def throttle(self) -> None:
+        self.world.sim.throttle_rate = 0.3
+
+    def slow(self) -> None:
+        self.world.sim.latency = 0.02
+
+    # -- config and credentials --------------------------------------------------------------
+
+    def config(self, **overrides: Any) -> Config:
+        return self.world.config(**_translate(overrides))
+
+    def write_config(self, **overrides: Any) -> str:
+        return self.world.write_config(**_translate(overrides))
+
+    def provider(self, **overrides: Any) -> Provider:
+        return self.world.provider(**_translate(overrides))
+
+    def settings(self) -> dict[str, str]:
+        return {
+            "provider": "aws",
+            "cluster.name": "prod",
+            "cluster.cidr": "10.244.0.0/16",
+            "aws.vpc_id": self.world.seed.vpc_id,
+            "aws.region": "us-east-1",
+        }
+
+    def select_nothing(self) -> list[str]:
+        return ["--set", "aws.node_tags=role=nothing-matches"]
+
+    def drop_credentials(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.delenv(key)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    def node_cidr(self, node: str) -> tuple[list[str], dict[str, str]]:
+        return ["--instance-id", node], {}
+
+    def overlapping_cidr(self) -> tuple[str, str]:
+        return '"10.0.128.0/17"', "10.0.0.0/16"
+
+    def missing_network(self) -> tuple[str, str]:
+        return "vpc-0000000000000dead", "VPC vpc-0000000000000dead"
+
+    # -- the cloud, read back ----------------------------------------------------------------
+
+    def tables(self) -> list[str]:
+        return list(self.world.seed.table_ids)
+
+    def pod_cidrs(self, version: int = 4) -> dict[str, str]:
+        key = CIDR_TAG if version == 4 else f"{CIDR_TAG}-v6"
+        return {
+            iid: tags[key]
+            for iid, instance in self.world.instances().items()
+            if instance["State"]["Name"] != "terminated" and key in (tags := _tags(instance))
+        }
+
+    def labels(self, node: str) -> dict[str, str]:
+        return _tags(self.world.instances()[node])
+
+    def forwarding(self, node: str) -> bool:
+        return self._primary(node)["SourceDestCheck"] is False
+
+    def routes(self) -> dict[str, dict[str, str | None]]:
+        owners = {
+            eni["NetworkInterfaceId"]: iid
+            for iid, instance in self.world.instances().items()
+            if instance["State"]["Name"] != "terminated"
+            for eni in instance.get("NetworkInterfaces", [])
+            if eni["Attachment"]["DeviceIndex"] == 0
+        }
+        return {
+            table: {dest: owners.get(raw.get("NetworkInterfaceId", "")) for dest, raw in routes.items()}
+            for table, routes in self._ours().items()
+        }
+
+    def route_states(self) -> dict[str, dict[str, str]]:
+        return {table: {dest: raw["State"] for dest, raw in routes.items()} for table, routes in self._ours().items()}
+
+    def raw_routes(self) -> dict[str, Any]:
+        tables = self.ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [self.world.seed.vpc_id]}])
+        return {
+            f"{t['RouteTableId']} {r.get('DestinationCidrBlock') or r.get('DestinationIpv6CidrBlock')}": r
+            for t in tables["RouteTables"]
+            for r in t["Routes"]
+        }
+
+    def _ours(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Routes in the cluster range to a VM: in a managed table, those are ours by definition."""
+        return {
+            table: {
+                dest: raw
+                for dest, raw in self.world.routes(table).items()
+                if in_cluster(dest) and ("NetworkInterfaceId" in raw or "InstanceId" in raw)
+            }
+            for table in self.tables()
+        }
+
+    def _primary(self, node: str) -> dict[str, Any]:
+        interfaces = self.world.instances()[node]["NetworkInterfaces"]
+        return dict(next(e for e in interfaces if e["Attachment"]["DeviceIndex"] == 0))
+
+    def _primary_eni(self, node: str) -> str:
+        return str(self._primary(node)["NetworkInterfaceId"])
+
+    # -- the call log ------------------------------------------------------------------------
+
+    def writes(self) -> list[str]:
+        return [WRITE_KINDS.get(call.action, call.action) for call in self.world.sim.writes()]
+
+    def calls(self) -> Counter[str]:
+        return Counter(call.action for call in self.world.sim.calls)
+
+    def reads(self) -> Counter[str]:
+        return Counter(call.action for call in self.world.sim.calls if call.action not in MUTATING)
+
+    def fresh_reads(self, writes: Counter[str]) -> Counter[str]:
+        return Counter()
+
+    def forwarded(self) -> list[str]:
+        owners = {self._primary_eni(node): node for node in self.world.seed.instance_ids}
+        return [
+            owners.get(call.params["NetworkInterfaceId"], call.params["NetworkInterfaceId"])
+            for call in self.world.sim.writes()
+            if call.action == "ModifyNetworkInterfaceAttribute"
+        ]
+
+    def throttled(self) -> int:
+        return sum(1 for call in self.world.sim.writes() if call.status == 503)
+
+    def reset_calls(self) -> None:
+        self.world.sim.reset_calls()
+
+    def provider_id(self, node: str) -> str:
+        zone = self.world.instances()[node]["Placement"]["AvailabilityZone"]
+        return f"aws:///{zone}/{node}"
+
+
+def _translate(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The contract's `network` is the VPC."""
+    return {("vpc_id" if key == "network" else key): value for key, value in overrides.items()}
+
+
+def _tags(instance: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}

@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from ipaddress import ip_network
 
-from cloudroutes import retrying
+from cloudroutes import providers, retrying
+from cloudroutes.config import Config
 from cloudroutes.errors import Invalid
-from cloudroutes.model import NODE_OBJECT_KINDS, Action, ActionKind, NodeName, NodeObject, Observed
+from cloudroutes.model import NODE_OBJECT_KINDS, Action, ActionKind, KubeMode, NodeName, NodeObject, Observed
 from cloudroutes.providers.base import Budget, Capabilities, Pending, Provider, Settled
 from cloudroutes.providers.kube import WRITE_BURST, WRITE_RATE, KubeNode, NodeCondition, NodeLedger, instance_of
 
@@ -103,3 +104,11 @@ def _kube_node(action: Action) -> KubeNode:
         )
     except (ValueError, KeyError, TypeError):
         raise Invalid(f"{action.describe()}: no usable Node reference") from None
+
+
+def provider_for(config: Config) -> Provider:
+    """The cloud's provider, by name through the registry; with [kubernetes] on, joined by the Nodes."""
+    cloud = providers.create(config.provider, config)
+    if config.kubernetes.kube_mode is KubeMode.OFF:
+        return cloud
+    return WithNodeObjects(cloud, providers.ledger(config.kubernetes))

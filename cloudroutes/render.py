@@ -20,6 +20,9 @@ _STYLE = {
     "create": "green",
     "claim": "cyan",
     "enable-forwarding": "cyan",
+    "publish": "cyan",
+    "mark-routed": "green",
+    "mark-unrouted": "yellow",
     "replace": "yellow",
     "delete": "red",
     "unclaim": "red",
@@ -124,7 +127,7 @@ def print_plan(console: Console, plan: Plan, *, names: Mapping[str, str] | None 
         for column in ("action", "subnet", "node", "where", "why"):
             table.add_column(column)
         for action in plan.actions:
-            style = _STYLE.get(str(action.kind), "")
+            style = _STYLE.get(str(action.kind), "default")
             subnet = str(action.destination) if action.destination else ", ".join(map(str, action.subnets))
             node = names.get(action.node or "") or action.node or ""
             where = f"Node {action.ref}" if action.kind in NODE_OBJECT_KINDS else action.table or ""

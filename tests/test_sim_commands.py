@@ -14,10 +14,11 @@ import pytest
 CLI = [sys.executable, "-m", "cloudroutes"]
 
 
+@pytest.mark.parametrize("kubernetes", [False, True], ids=["cloud", "with-kubernetes"])
 @pytest.mark.parametrize("cloud", ["aws", "gce"])
-def test_sim_prints_exports_that_the_real_commands_converge_against(cloud, tmp_path):
+def test_sim_prints_exports_that_the_real_commands_converge_against(cloud, kubernetes, tmp_path):
     sim = subprocess.Popen(
-        [*CLI, "sim", cloud, "--nodes", "2", "--port", "0", "-o", "json"],
+        [*CLI, "sim", cloud, "--nodes", "2", "--port", "0", "-o", "json", *(["--kubernetes"] if kubernetes else [])],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -37,6 +38,10 @@ def test_sim_prints_exports_that_the_real_commands_converge_against(cloud, tmp_p
         assert run("plan", "--detailed-exitcode").returncode == 0
         status = json.loads(run("status", "-o", "json").stdout)
         assert len(status["nodes"]) == 2 and status["converged"]
+        if kubernetes:  # each VM's Node object was told its subnet and marked routed
+            told = [n["kubernetes"] for n in status["nodes"]]
+            assert [t["pod_cidrs"] for t in told] == [n["subnets"] for n in status["nodes"]]
+            assert {t["network_unavailable"] for t in told} == {"False"}
     finally:
         sim.send_signal(signal.SIGTERM)
         assert sim.wait(timeout=20) == 0
@@ -51,3 +56,16 @@ def test_demo_tells_its_story_as_json_and_checks_every_claim():
     assert first["apply"]["converged"] and second["apply"]["converged"]
     assert second["apply"]["plan"]["summary"]["delete"] == 2, "the terminated node's route goes from both AZ tables"
     assert len(second["nodes"]) == 4 and all(n["ready"] for n in second["nodes"])
+
+
+def test_demo_with_kubernetes_tells_both_modes_and_checks_the_node_objects():
+    args = [*CLI, "demo", "--kubernetes", "--nodes", "3", "-o", "json"]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    modes = json.loads(result.stdout)["kubernetes"]
+    assert set(modes) == {"publish", "adopt"}
+    for story in modes.values():
+        assert story["ok"] is True
+        assert story["verdict"]["every Node's NetworkUnavailable is False (RouteCreated)"]
+    adopted = {s for n in modes["adopt"]["acts"][0]["nodes"] for s in n["subnets"]}
+    assert all(s.startswith("10.244.1") and int(s.split(".")[2]) >= 100 for s in adopted), "the Nodes' podCIDRs"

@@ -9,7 +9,6 @@ import typer
 from cloudroutes import config as config_mod
 from cloudroutes.cli.output import Output, fail
 from cloudroutes.errors import EXIT_USAGE, ConfigError
-from cloudroutes.model import KubeMode
 from cloudroutes.providers.base import Provider
 
 ConfigOpt = Annotated[
@@ -99,11 +98,6 @@ def load_config(
 def make_provider(cfg: config_mod.Config) -> Provider:
     """By name, through the registry: the CLI never imports a cloud's module itself. With
     [kubernetes] on, the Node objects join the cloud behind the same face."""
-    from cloudroutes import providers
+    from cloudroutes import kubernetes
 
-    cloud = providers.create(cfg.provider, cfg)
-    if cfg.kubernetes.kube_mode is KubeMode.OFF:
-        return cloud
-    from cloudroutes.kubernetes import WithNodeObjects
-
-    return WithNodeObjects(cloud, providers.ledger(cfg.kubernetes))
+    return kubernetes.provider_for(cfg)

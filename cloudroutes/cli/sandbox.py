@@ -11,7 +11,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.console import Console
 from cloudroutes.cli.options import OutputOpt
 from cloudroutes.cli.output import Output, err, fail, guarded, out, setup_logging
 from cloudroutes.errors import EXIT_FAILED, EXIT_OK, EXIT_PENDING, ConfigError
+
+if TYPE_CHECKING:
+    from cloudroutes.sim.kube.cluster import NodeRegistry
 
 lab_app = typer.Typer(help="A real data plane in network namespaces that follows the embedded cloud (root, Linux).")
 T = TypeVar("T")
@@ -68,6 +71,12 @@ def _listen(start: Callable[[], T], port: int) -> T:
 def demo(
     provider: Annotated[str, typer.Option("--provider", help="aws or gce.")] = "aws",
     nodes: Annotated[int, typer.Option("--nodes", min=1, max=200, help="Nodes in the first act.")] = 6,
+    kubernetes: Annotated[
+        bool,
+        typer.Option(
+            "--kubernetes", help="With Kubernetes Node objects: the story in publish mode, then in adopt mode."
+        ),
+    ] = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Run the main job against an embedded cloud: converge, churn nodes, converge again."""
@@ -79,13 +88,20 @@ def demo(
         builders = {"aws": clouds.aws_world, "gce": clouds.gce_world}
         if provider not in builders:
             raise ConfigError(f"--provider must be one of {', '.join(builders)}")
-        with _extra("sim"):
-            world = builders[provider](nodes)
         text = output is Output.text
-        told = story.run(out if text else Console(file=io.StringIO()), world)
+        console = out if text else Console(file=io.StringIO())
+        told = {}
+        for mode in ("publish", "adopt") if kubernetes else ("off",):
+            if mode != "off":
+                console.print(f"\n[bold]Kubernetes: mode = {mode}[/]")
+            with _extra("sim"):
+                world = builders[provider](nodes, kubernetes=mode)
+            told[mode] = story.run(console, world)
         if not text:
-            out.print(json.dumps({"command": "demo", "provider": provider} | told.to_json(), indent=2), markup=False)
-        return EXIT_OK if told.ok else EXIT_FAILED
+            doc: dict[str, Any] = {"command": "demo", "provider": provider}
+            doc |= told["off"].to_json() if "off" in told else {"kubernetes": {m: t.to_json() for m, t in told.items()}}
+            out.print(json.dumps(doc, indent=2), markup=False)
+        return EXIT_OK if all(t.ok for t in told.values()) else EXIT_FAILED
 
     guarded(body)
 
@@ -115,10 +131,35 @@ def _serve(exports: dict[str, str], output: Output, banner: str, stop: Callable[
         stop()
 
 
+KubernetesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--kubernetes", help="Also an embedded Kubernetes API with a Node per VM; exports [kubernetes] mode = publish."
+    ),
+]
+
+
+def _nodes_beside() -> NodeRegistry:
+    from cloudroutes.sim.kube.cluster import NodeRegistry
+
+    return NodeRegistry("publish")
+
+
+def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    def stop() -> None:
+        try:
+            first()
+        finally:
+            second()
+
+    return stop
+
+
 def sim_aws(
     nodes: Annotated[int, typer.Option("--nodes", min=0, max=500)] = 3,
     port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 5055,
     route_limit: Annotated[int, typer.Option("--route-limit", help="Routes per table (AWS default 50).")] = 50,
+    kubernetes: KubernetesOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Run the embedded EC2 cloud in the foreground with a seeded VPC; prints what to export."""
@@ -138,7 +179,13 @@ def sim_aws(
             "CLOUDROUTES_AWS_REGION": sim.region,
         }
         banner = f"EC2 sim on {sim.endpoint}: VPC {seeded.vpc_id}, {nodes} node(s). Ctrl-C stops it."
-        _serve(exports, output, banner, sim.stop)
+        stop = sim.stop
+        if kubernetes:
+            nodes_api = _nodes_beside()
+            nodes_api.register_ec2(sim.client(), seeded.instance_ids)
+            exports |= nodes_api.exports()
+            stop = _both(sim.stop, nodes_api.stop)
+        _serve(exports, output, banner, stop)
         return EXIT_OK
 
     guarded(body)
@@ -147,6 +194,7 @@ def sim_aws(
 def sim_gce(
     nodes: Annotated[int, typer.Option("--nodes", min=0, max=500)] = 3,
     port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 5056,
+    kubernetes: KubernetesOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Run the embedded Compute Engine cloud in the foreground, seeded; prints what to export."""
@@ -158,7 +206,13 @@ def sim_gce(
         sim = _listen(gce.ComputeSim(port=port).start, port)
         gce.seed_demo(sim, nodes)
         banner = f"Compute sim on {sim.endpoint}: {nodes} node(s). Ctrl-C stops it."
-        _serve(gce.exports(sim), output, banner, sim.stop)
+        exports, stop = gce.exports(sim), sim.stop
+        if kubernetes:
+            nodes_api = _nodes_beside()
+            nodes_api.register_compute(sim.project, sim.instances())
+            exports |= nodes_api.exports()
+            stop = _both(sim.stop, nodes_api.stop)
+        _serve(exports, output, banner, stop)
         return EXIT_OK
 
     guarded(body)

@@ -94,6 +94,12 @@ def _verdict(
         "foreign routes are untouched": world.foreign_intact(),
         "a second plan is empty": engine.make_plan(world.provider, world.config).plan.empty,
     }
+    told = [r for r in after if r.node_object]
+    if told:
+        checks |= {
+            "every Node object holds its VM's subnet as podCIDR": all(set(r.pod_cidrs) == set(r.subnets) for r in told),
+            "every Node's NetworkUnavailable is False (RouteCreated)": all(r.routed is True for r in told),
+        }
     console.print(Rule("Verdict"))
     for claim, holds in checks.items():
         console.print(f"{'[green]ok[/]  ' if holds else '[red]FAIL[/]'} {claim}")

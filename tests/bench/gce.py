@@ -55,7 +55,7 @@ def row(
 def cloudroutes(nodes: int, operation_s: float) -> dict[str, object]:
     sim = world(nodes, operation_s)
     cfg = config_mod.from_text(
-        f'provider = "gce"\n[cluster]\nname = "bench"\ncidr = "10.96.0.0/11"\n'
+        f'provider = "gce"\n[cluster]\nname = "bench"\ncidr = "10.64.0.0/14"\n'
         f'[gce]\nproject = "{PROJECT}"\nendpoint = "{sim.endpoint}"\nemulator = true\n'
     )
     provider = providers.create("gce", cfg)
@@ -92,7 +92,7 @@ def kubernetes(nodes: int, operation_s: float) -> dict[str, object]:
         route = compute_v1.Route(
             name=f"bench-{n:08d}-0000-0000-0000-000000000000"[:63],
             network=network,
-            dest_range=f"10.{96 + n // 256}.{n % 256}.0/24",
+            dest_range=f"10.{64 + n // 256}.{n % 256}.0/24",
             next_hop_instance=f"zones/{zone}/instances/node-{n}",
             priority=1000,
             description="k8s-node-route",
@@ -133,7 +133,7 @@ def serial(nodes: int, operation_s: float) -> dict[str, object]:
         route = compute_v1.Route(
             name=f"serial-{n}",
             network=f"projects/{PROJECT}/global/networks/default",
-            dest_range=f"10.{96 + n // 256}.{n % 256}.0/24",
+            dest_range=f"10.{64 + n // 256}.{n % 256}.0/24",
             next_hop_instance=f"zones/{ZONES[n % 2]}/instances/node-{n}",
             priority=1000,
         )
@@ -161,3 +161,41 @@ class _Limiter:
             at = max(now, self._next)
             self._next = at + self._interval
         time.sleep(max(0.0, at - now))
+
+
+def reads_per_pass(nodes: int) -> dict[str, object]:
+    """A converged cluster (records and routes planted directly) observed once more."""
+    from ipaddress import ip_network
+
+    sim = ComputeSim(project=PROJECT, routes_quota=10_000).start()
+    sim.add_network("default")
+    sim.add_subnetwork("default", region="us-central1", name="default", cidr="10.128.0.0/16")
+    blocks = ip_network("10.64.0.0/14").subnets(new_prefix=24)
+    for n, block in zip(range(1, nodes + 1), blocks, strict=False):
+        name, zone = f"node-{n}", ZONES[n % 2]
+        labels = {names.CLUSTER_LABEL: "bench", names.CIDR_LABEL: names.label_value(block)}
+        sim.add_instance(name, zone=zone, labels=labels, can_ip_forward=True)
+        sim.add_route(
+            name=names.route_name("bench", block),
+            dest_range=str(block),
+            next_hop_instance=f"zones/{zone}/instances/{name}",
+            description=names.marker("bench"),
+        )
+    cfg = config_mod.from_text(
+        f'provider = "gce"\n[cluster]\nname = "bench"\ncidr = "10.64.0.0/14"\n'
+        f'[gce]\nproject = "{PROJECT}"\nendpoint = "{sim.endpoint}"\nemulator = true\n'
+    )
+    sim.reset_calls()
+    started = time.monotonic()
+    planned = engine.make_plan(providers.create("gce", cfg), cfg)
+    seconds = time.monotonic() - started
+    result = {
+        "cloud": "GCE",
+        "nodes": nodes,
+        "read calls": len(sim.calls),
+        "writes": len(sim.writes()),
+        "plan empty": planned.plan.empty,
+        "seconds": round(seconds, 2),
+    }
+    sim.stop()
+    return result

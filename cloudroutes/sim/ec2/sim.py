@@ -48,6 +48,7 @@ class Ec2Sim:
         region: str = REGION,
         route_limit: int = 50,
         latency: float = 0.0,
+        write_latency: float | None = None,
         throttle_rate: float = 0.0,
         write_bucket: tuple[int, float] | None = None,
         read_lag: float = 0.0,
@@ -58,6 +59,8 @@ class Ec2Sim:
         self.host, self.port, self.region = host, port, region
         self.route_limit = route_limit
         self.latency = latency
+        self.write_latency = write_latency
+        """Seconds before each mutating call; None: `latency`, as for reads."""
         self.throttle_rate = throttle_rate
         self._lock = threading.Lock()
         self._buckets = WriteBuckets()
@@ -170,8 +173,9 @@ class Ec2Sim:
     # -- rules and faults, asked by the WSGI layer for each EC2 call -------------------------
 
     def _admit(self, action: str, params: dict[str, str]) -> None:
-        if self.latency:
-            time.sleep(self.latency)
+        delay = self.write_latency if action in MUTATING and self.write_latency is not None else self.latency
+        if delay:
+            time.sleep(delay)
         if action in MUTATING:
             with self._lock:
                 throttled = not self._buckets.take(action) or (

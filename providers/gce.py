@@ -105,6 +105,7 @@ class GceProvider:
             policy=retrying.RetryPolicy(attempts=limits.max_attempts, backoff_max=limits.backoff_max),
             reads=read.limiter(),
             polls=Budget(family="polls", burst=settings.op_poll_burst, rate=settings.op_poll_rate).limiter(),
+            pool=limits.concurrency + 2,  # the workers, and the poll and the read-back beside them
         )
         self._selector = dict(settings.node_labels) or {names.CLUSTER_LABEL: self._cluster}
         self._network = f"{API_BASE}projects/{settings.project}/global/networks/{settings.network}"

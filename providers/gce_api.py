@@ -37,6 +37,7 @@ class ComputeApi:
         policy: retrying.RetryPolicy | None = None,
         reads: Limiter | None = None,
         polls: Limiter | None = None,
+        pool: int = 10,
     ) -> None:
         """`anonymous`: no credentials at all, for an embedded cloud (gce.emulator); never inferred."""
         from google.cloud import compute_v1
@@ -59,13 +60,14 @@ class ComputeApi:
         try:
             self.routes = compute_v1.RoutesClient(**options)
             self.instances = compute_v1.InstancesClient(**options)
-            self.networks = compute_v1.NetworksClient(**options)
             self.subnetworks = compute_v1.SubnetworksClient(**options)
             self.projects = compute_v1.ProjectsClient(**options)
             self.global_ops = compute_v1.GlobalOperationsClient(**options)
             self.zone_ops = compute_v1.ZoneOperationsClient(**options)
         except Exception as exc:  # credential discovery raises google.auth errors: mapped in one place
             raise classify(exc) from exc
+        for client in (self.routes, self.instances, self.subnetworks, self.projects, self.global_ops, self.zone_ops):
+            _size_pool(client, pool)
 
     def _count(self, operation: str) -> None:
         with self._lock:
@@ -130,3 +132,17 @@ class ComputeApi:
             lambda: list(self._pages(operation, method, {"request": request})), self._policy, self._polls
         )
         return [op for page in pages for op in page.items]
+
+
+def _size_pool(client: Any, size: int) -> None:
+    """Each client keeps a requests session whose pool holds 10 connections; the executor's workers
+    share one client per resource, so past 10 workers urllib3 warns "Connection pool is full" and
+    opens a fresh connection per call. The SDK offers no setting for it: the session is reached
+    through the REST transport (a private attribute), and left alone if it is not there."""
+    session = getattr(getattr(client, "transport", None), "_session", None)
+    if session is None or size <= 10:
+        return
+    from requests.adapters import HTTPAdapter
+
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, HTTPAdapter(pool_connections=4, pool_maxsize=size))

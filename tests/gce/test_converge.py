@@ -8,6 +8,7 @@ labels, canIpForward) and count requests in the emulator's call log, never the e
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from ipaddress import ip_network
@@ -380,3 +381,12 @@ def test_a_pass_over_a_thousand_converged_nodes_is_six_reads(make_world):
         "instances.aggregatedList": 2,
         "routes.list": 2,
     }
+
+
+def test_the_connection_pools_hold_every_worker(world, caplog):
+    """Past 10 workers the SDK's default pools warn and open a connection per call."""
+    world.sim.op_seconds = 0.05
+    world.add_nodes(24)
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        assert world.converge().converged
+    assert not [r for r in caplog.records if "Connection pool is full" in r.getMessage()]

@@ -102,8 +102,11 @@ class Limits:
     read_rate: float | None = None
     concurrency: int = 16
     """Calls in flight at once; the buckets, not this, bound the rate."""
-    max_in_flight: int = 200
-    """Writes the cloud may be carrying out at once (GCE operations), awaited without holding a call slot."""
+    max_in_flight: int = 500
+    """Writes the cloud may be carrying out at once (GCE operations), awaited without holding a call slot.
+    The Kubernetes route controller allows 200; a GCE operation takes 4-15 s, so at 200 a 250-node
+    converge (500 writes) waits three operation latencies. The per-minute write quota (1,500 assumed)
+    still bounds how fast they start."""
     max_attempts: int = 6
     """Tries per action on Throttled/Transient, with jittered exponential backoff."""
     backoff_max: float = 20.0

@@ -6,16 +6,13 @@ any injected fault, then the project, and only then the API logic (under the sta
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import sys
-import threading
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from cloudroutes.sim import loopback
 from cloudroutes.sim.gce import endpoints, errors
 from cloudroutes.sim.gce.calls import Call, CallLog
 from cloudroutes.sim.gce.faults import RateLimiter
@@ -61,29 +58,7 @@ class Dispatcher:
             return endpoint.handler(self.world, request)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the google client reuses its connection
-    disable_nagle_algorithm = True  # otherwise Nagle + delayed ACK add ~40 ms per request
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: one line per request would drown test and demo output."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.track(self.connection, add=False)
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
-
+class _Handler(loopback.QuietHandler):
     def _serve(self) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
@@ -103,51 +78,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher) -> None:
-        super().__init__(address, _Handler)
-        self.dispatcher = dispatcher
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-
-    def track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._open_lock:
-            (self._open.add if add else self._open.discard)(conn)
-
-    def close_connections(self) -> None:
-        """Cut kept-alive connections, so a stopped emulator really stops answering."""
-        with self._open_lock:
-            open_now = list(self._open)
-        for conn in open_now:
-            with contextlib.suppress(OSError):  # the peer may have closed it already
-                conn.shutdown(socket.SHUT_RDWR)
-
-
-class HttpServer:
-    """Runs a `_Server` on a background thread."""
-
-    def __init__(self, dispatcher: Dispatcher, host: str, port: int) -> None:
-        self._server = _Server((host, port), dispatcher)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> None:
-        # A short poll interval keeps stop() fast (tests start and stop one emulator each); the cost is
-        # an idle wake-up every 20 ms.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="gce-sim", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.close_connections()
-        self._server.server_close()
+def serve(dispatcher: Dispatcher, host: str, port: int) -> loopback.HttpServer:
+    return loopback.HttpServer(_Handler, dispatcher, host, port, name="gce-sim")

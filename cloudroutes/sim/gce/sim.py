@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cloudroutes.sim import loopback
 from cloudroutes.sim.gce import faults, model, seed
 from cloudroutes.sim.gce.calls import Call, CallLog
-from cloudroutes.sim.gce.server import Dispatcher, HttpServer
+from cloudroutes.sim.gce.server import Dispatcher, serve
 from cloudroutes.sim.gce.state import World
 
 
-class ComputeSim:
+class ComputeSim(loopback.Served):
     def __init__(
         self,
         project: str = "demo-project",
@@ -38,36 +39,9 @@ class ComputeSim:
             faults=self._faults,
         )
         self._host, self._port = host, port
-        self._server: HttpServer | None = None
 
-    # --- lifecycle --------------------------------------------------------------------------------
-
-    def start(self) -> ComputeSim:
-        if self._server is None:
-            self._server = HttpServer(Dispatcher(self._world, self._limiter, self._calls), self._host, self._port)
-            self._server.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> ComputeSim:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        return self._server.port
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{self._host}:{self.port}"
+    def _serve(self) -> loopback.HttpServer:
+        return serve(Dispatcher(self._world, self._limiter, self._calls), self._host, self._port)
 
     @property
     def project(self) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from cloudroutes.sim import loopback
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,19 +26,4 @@ class Call:
         return self.method in ("PATCH", "PUT", "POST", "DELETE")
 
 
-class CallLog:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: list[Call] = []
-
-    def record(self, call: Call) -> None:
-        with self._lock:
-            self._calls.append(call)
-
-    def snapshot(self) -> list[Call]:
-        with self._lock:
-            return list(self._calls)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._calls.clear()
+CallLog = loopback.CallLog[Call]

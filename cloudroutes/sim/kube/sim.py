@@ -11,17 +11,18 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from cloudroutes.sim import loopback
 from cloudroutes.sim.kube import errors, kubeconfig, patch, validation
 from cloudroutes.sim.kube.calls import Call, CallLog
 from cloudroutes.sim.kube.faults import Fault, Faults, Race
-from cloudroutes.sim.kube.server import Dispatcher, HttpServer
+from cloudroutes.sim.kube.server import Dispatcher, serve
 from cloudroutes.sim.kube.store import Store, Validator, timestamp
 
 DEFAULT_TOKEN = "cloudroutes-emulator-token"
 DEFAULT_CONTEXT = "cloudroutes-emulator"
 
 
-class KubeSim:
+class KubeSim(loopback.Served):
     def __init__(
         self,
         *,
@@ -39,37 +40,9 @@ class KubeSim:
         self._calls = CallLog()
         self._token = token
         self._host, self._port = host, port
-        self._server: HttpServer | None = None
 
-    # --- lifecycle --------------------------------------------------------------------------------
-
-    def start(self) -> KubeSim:
-        if self._server is None:
-            dispatcher = Dispatcher(self._store, self._faults, self._calls, self._token)
-            self._server = HttpServer(dispatcher, self._host, self._port)
-            self._server.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> KubeSim:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        return self._server.port
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{self._host}:{self.port}"
+    def _serve(self) -> loopback.HttpServer:
+        return serve(Dispatcher(self._store, self._faults, self._calls, self._token), self._host, self._port)
 
     def write_kubeconfig(
         self, path: str | os.PathLike[str], *, context: str = DEFAULT_CONTEXT, token: str | None = None

@@ -6,7 +6,7 @@ cloud's write floor instead of in a RequestLimitExceeded storm that also starves
 tool in the account.
 
 The cloud's bucket is shared with every other client of the account, so ours cannot know how
-much of it is left: it learns. A throttled answer halves our rate (additive increase,
+much of it is left: it learns. A throttled answer cuts our rate to 70% (additive increase,
 multiplicative decrease, as TCP does with a shared link); every call that goes through wins a
 little of it back, up to the rate the cloud documents. When a neighbour drains the account's
 bucket we back off instead of hammering it, and recover once the neighbour stops.
@@ -79,7 +79,7 @@ class TokenBucket:
         return self._rate
 
     def throttled(self) -> None:
-        """The cloud refused a call for its rate: halve ours, at most once a second (calls in flight
+        """The cloud refused a call for its rate: cut ours (DECREASE), at most once a second (calls in flight
         are refused together; that is one signal, not twenty), never below a tenth of nominal.
         The tokens we thought we had are spent: the cloud just said there are none."""
         with self._lock:
@@ -100,7 +100,7 @@ class WindowQuota:
     quota at the start of the next one (https://cloud.google.com/compute/api-quota). Not knowing
     where the cloud's minutes start, we keep the stricter rule, any sliding window, which implies
     theirs; unlike a token bucket of the same yearly rate it lets a converge spend a whole minute's
-    quota at once. Learns like the bucket: a throttle halves the limit, a success wins some back."""
+    quota at once. Learns like the bucket: a throttle cuts the limit, a success wins some back."""
 
     def __init__(
         self,
@@ -154,8 +154,9 @@ class WindowQuota:
             self._limit = min(self._nominal, self._limit + self._nominal * INCREASE)
 
 
-DECREASE = 0.5
-"""Multiplicative decrease on a throttle."""
+DECREASE = 0.7
+"""Multiplicative decrease on a throttle: CUBIC's 0.7 (RFC 8312 §4.5) rather than Reno's halving, since
+one refusal is often a clock's jitter against the cloud's bucket, not a neighbour draining it."""
 INCREASE = 0.02
 """Additive increase per call that went through, as a share of the nominal rate (50 calls from a
 tenth of it back to full)."""

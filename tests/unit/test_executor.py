@@ -25,7 +25,7 @@ from cloudroutes.model import (
     TableKey,
 )
 from cloudroutes.providers.base import Budget
-from cloudroutes.ratelimit import TokenBucket
+from cloudroutes.ratelimit import DECREASE, TokenBucket
 from tests.fakes import FakeProvider, node, route
 
 A0, A1, A2, A3 = (ip_network(f"10.244.{i}.0/24") for i in range(4))
@@ -347,9 +347,9 @@ def test_retries_pay_the_bucket_too() -> None:
     ex = Executor(fake, Limits(max_attempts=4, concurrency=1), bucket=bucket, sleep=clock.sleep)
     [result] = ex.run(Plan(actions=(create(A0, "a"),)))
     assert result.attempts == 3
-    # Three takes from a bucket of one, whose rate the first throttle halved (the clock is frozen,
-    # so the second throttle, within the same second, cuts nothing more): 0 + 2 + 4 seconds of debt.
-    assert bucket.waited == pytest.approx(2.0 + 4.0)
+    # Three takes from a bucket of one, whose rate the first throttle cut (the clock is frozen, so
+    # the second throttle, within the same second, cuts nothing more): 0 + 1 + 2 tokens of debt.
+    assert bucket.waited == pytest.approx((1.0 + 2.0) / DECREASE)
 
 
 def test_writes_a_provider_meters_apart_do_not_spend_the_route_bucket() -> None:

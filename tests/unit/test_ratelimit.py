@@ -8,7 +8,7 @@ from cloudroutes.config import Limits
 from cloudroutes.errors import Throttled
 from cloudroutes.executor import Executor
 from cloudroutes.model import Plan
-from cloudroutes.ratelimit import MIN_SHARE, TokenBucket, WindowQuota
+from cloudroutes.ratelimit import DECREASE, MIN_SHARE, TokenBucket, WindowQuota
 from tests.fakes import FakeProvider, node
 from tests.unit.test_executor import Clock, creates, failing
 
@@ -18,22 +18,22 @@ def bucket(rate: float = 10.0, burst: int = 10) -> tuple[TokenBucket, Clock]:
     return TokenBucket(burst=burst, rate=rate, clock=clock, sleep=clock.sleep), clock
 
 
-def test_a_throttle_halves_the_rate_and_spends_the_tokens_we_thought_we_had() -> None:
+def test_a_throttle_cuts_the_rate_and_spends_the_tokens_we_thought_we_had() -> None:
     limiter, clock = bucket()
     limiter.throttled()
-    assert limiter.rate == 5.0
+    assert limiter.rate == pytest.approx(10.0 * DECREASE)
     limiter.take()
-    assert clock.sleeps == [pytest.approx(0.2)], "no token left: the next call waits 1/rate"
+    assert clock.sleeps == [pytest.approx(1 / (10.0 * DECREASE))], "no token left: the next call waits 1/rate"
 
 
 def test_calls_refused_together_cut_the_rate_once_a_second() -> None:
     limiter, clock = bucket()
     for _ in range(20):
         limiter.throttled()
-    assert limiter.rate == 5.0
+    assert limiter.rate == pytest.approx(10.0 * DECREASE)
     clock.now += 1.0
     limiter.throttled()
-    assert limiter.rate == 2.5
+    assert limiter.rate == pytest.approx(10.0 * DECREASE**2)
 
 
 def test_the_rate_never_drops_below_its_floor() -> None:
@@ -49,7 +49,7 @@ def test_calls_that_go_through_win_the_rate_back_up_to_nominal_only() -> None:
     limiter.throttled()
     for _ in range(10):
         limiter.relieved()
-    assert 5.0 < limiter.rate < 10.0
+    assert 10.0 * DECREASE < limiter.rate < 10.0
     for _ in range(100):
         limiter.relieved()
     assert limiter.rate == 10.0
@@ -62,7 +62,7 @@ def test_the_executor_slows_a_family_down_when_the_cloud_throttles_it() -> None:
     executor = Executor(fake, Limits(max_attempts=4), bucket=limiter, sleep=clock.sleep, clock=clock)
     results = executor.run(Plan(actions=creates(1)))
     assert results[0].attempts == 2
-    assert 5.0 <= limiter.rate < 10.0, "halved by the throttle, then one success won a step back"
+    assert 10.0 * DECREASE <= limiter.rate < 10.0, "cut by the throttle, then one success won a step back"
 
 
 # -- a quota per window (GCE's per-minute request quotas) ----------------------------------
@@ -94,7 +94,7 @@ def test_no_sliding_window_ever_holds_more_than_the_limit() -> None:
 def test_a_throttled_quota_shrinks_and_grows_back() -> None:
     limiter, _ = quota(limit=100)
     limiter.throttled()
-    assert limiter.rate == pytest.approx(50 / 60)
+    assert limiter.rate == pytest.approx(100 * DECREASE / 60)
     for _ in range(200):
         limiter.relieved()
     assert limiter.rate == pytest.approx(100 / 60)

@@ -7,6 +7,7 @@ Never here: the rules that decide to raise (rules.py, sim.py's faults) or any ot
 from __future__ import annotations
 
 import uuid
+from http import HTTPStatus
 
 
 class Ec2Error(Exception):
@@ -15,7 +16,7 @@ class Ec2Error(Exception):
         self.code, self.message, self.status = code, message, status
 
     def status_line(self) -> str:
-        return f"{self.status} {'Service Unavailable' if self.status == 503 else 'Bad Request'}"
+        return f"{self.status} {HTTPStatus(self.status).phrase}"
 
     def body(self) -> bytes:
         """EC2's query-API error document, which botocore turns into a ClientError with this code."""

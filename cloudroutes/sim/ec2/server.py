@@ -3,7 +3,8 @@
 For an EC2 query request, in order: parse the form body; the sim's faults and rules (`Ec2Sim._admit`),
 whose EC2 error is answered without moto; else moto answers the (possibly rewritten) request, the call
 is logged, what EC2 does beside moto follows a successful write, and a read may be answered as it was a
-while ago (lag.py). Service Quotas' GetServiceQuota for the route limit is answered here too.
+while ago (lag.py). Service Quotas' GetServiceQuota for the route limit is answered here too. In IAM mode
+the gate (gate.py) authenticates and authorizes a request before anything else sees it.
 
 Never here: a rule, a fault or the lag's bookkeeping; only moving requests and answers.
 """
@@ -49,20 +50,29 @@ class Answer:
         return [self.body]
 
 
+def signed_for(environ: dict[str, Any]) -> str:
+    """The service a SigV4 request was signed for (its credential scope), "" when unsigned: IAM's
+    and STS's query requests look like EC2's but are none of the sim's business."""
+    scope = str(environ.get("HTTP_AUTHORIZATION", "")).partition("Credential=")[2].split(",", 1)[0]
+    parts = scope.split("/")
+    return parts[3] if len(parts) > 3 else ""
+
+
 class RulesLayer:
     def __init__(self, sim: Ec2Sim, inner: Any) -> None:
         self.sim, self.inner = sim, inner
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
-        if environ.get("HTTP_X_AMZ_TARGET") == QUOTA_TARGET:
-            return self._route_quota(start_response)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if environ.get("HTTP_X_AMZ_TARGET") == QUOTA_TARGET:
+            return self._route_quota(environ, body, start_response)
         params = dict(parse_qsl(body.decode(), keep_blank_values=True))
         action = params.get("Action", "")
-        if not action or environ.get("REQUEST_METHOD") != "POST":
+        if not action or environ.get("REQUEST_METHOD") != "POST" or signed_for(environ) not in ("ec2", ""):
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = BytesIO(body), str(len(body))
             return self.inner(environ, start_response)
         try:
+            self.sim.gate.check(action, params, environ, body)
             self.sim._admit(action, params)
         except Ec2Error as exc:
             self.sim.call_log.record(action, params, exc.status)
@@ -104,7 +114,16 @@ class RulesLayer:
 
         return read
 
-    def _route_quota(self, start_response: StartResponse) -> list[bytes]:
+    def _route_quota(self, environ: dict[str, Any], body: bytes, start_response: StartResponse) -> list[bytes]:
+        try:
+            self.sim.gate.check("GetServiceQuota", {}, environ, body)
+        except Ec2Error as exc:
+            # Service Quotas speaks JSON: its errors are {"__type", "message"}, not EC2's XML.
+            self.sim.call_log.record("GetServiceQuota", {}, exc.status)
+            refusal = json.dumps({"__type": exc.code, "message": exc.message}).encode()
+            return Answer(exc.status_line(), [("Content-Type", "application/x-amz-json-1.1")], refusal).send(
+                start_response
+            )
         quota = {
             "Quota": {
                 "ServiceCode": "vpc",

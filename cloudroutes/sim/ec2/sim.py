@@ -11,12 +11,17 @@ calls answered RequestLimitExceeded), `write_bucket=(burst, per_second)` to enfo
 mutating-call token bucket the way AWS does, or `read_lag` seconds during which reads show a resource
 as it was before a write (EC2's eventual consistency, see lag.py).
 
+IAM mode (`enforce_iam()`): every request must carry an access key of a user in moto's IAM and pass
+that user's policies, EC2 resources and condition keys included (gate.py, iam.py). `add_user()` makes
+such a user; the sim's own `client()` then signs as an administrator it made for itself.
+
 Never here: the rules themselves (rules.py), the buckets (buckets.py), the lag's bookkeeping (lag.py)
 or the WSGI plumbing (server.py). This object owns them and their switches.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -31,10 +36,13 @@ from cloudroutes.sim.ec2 import backend, rules
 from cloudroutes.sim.ec2.buckets import WriteBuckets
 from cloudroutes.sim.ec2.calls import MUTATING, Call, CallLog
 from cloudroutes.sim.ec2.errors import Ec2Error
+from cloudroutes.sim.ec2.gate import Gate
 from cloudroutes.sim.ec2.lag import ReadLag
 from cloudroutes.sim.ec2.server import RulesLayer
 
 REGION = "us-east-1"
+SIM_KEYS = {"aws_access_key_id": "sim", "aws_secret_access_key": "sim"}
+ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 
 class Ec2Sim:
@@ -69,6 +77,8 @@ class Ec2Sim:
         self.set_read_lag(read_lag)
         self._random = random.Random(seed)
         self.call_log = CallLog()
+        self.gate = Gate(region)
+        self._keys = dict(SIM_KEYS)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.app = RulesLayer(self, DomainDispatcherApplication(create_backend_app))
@@ -90,11 +100,17 @@ class Ec2Sim:
         """moto keeps its state per process, not per server: start every sim from an empty cloud."""
         from moto.moto_api import _internal
 
+        if self.gate.on:
+            self.gate.switch(self.endpoint, on=False)
         _internal.moto_api_backend.reset()
+        self._keys = dict(SIM_KEYS)
         self.lag.clear()
         self.reset_calls()
 
     def stop(self) -> None:
+        if self.gate.on:
+            # moto's switch is process-wide: leave it as found for whatever runs next.
+            self.gate.switch(self.endpoint, on=False)
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -116,8 +132,8 @@ class Ec2Sim:
         """What a shell or subprocess needs to talk to this cloud through boto3's standard chain."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "sim",
-            "AWS_SECRET_ACCESS_KEY": "sim",
+            "AWS_ACCESS_KEY_ID": self._keys["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": self._keys["aws_secret_access_key"],
             "AWS_DEFAULT_REGION": self.region,
         }
 
@@ -130,10 +146,33 @@ class Ec2Sim:
             service,
             endpoint_url=self.endpoint,
             region_name=self.region,
-            aws_access_key_id="sim",
-            aws_secret_access_key="sim",
             config=Config(retries={"total_max_attempts": 1}),
+            **self._keys,
         )
+
+    # -- IAM -------------------------------------------------------------------------------
+
+    def enforce_iam(self) -> None:
+        """From now on every request needs a key of an IAM user, and that user's policies decide.
+        Seed first or after: the sim's own client() keeps working, as an administrator."""
+        if self.gate.on:
+            return
+        self._keys = self.add_user("sim-admin", ADMIN_POLICY)
+        self.gate.switch(self.endpoint, on=True)
+
+    def add_user(self, name: str, policy: str | dict[str, Any]) -> dict[str, str]:
+        """An IAM user whose only permissions are `policy` (inline), and its own access key, as
+        boto3 keyword arguments (aws_access_key_id, aws_secret_access_key)."""
+        iam = self.client("iam")
+        iam.create_user(UserName=name)
+        self.set_policy(name, policy)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+
+    def set_policy(self, user: str, policy: str | dict[str, Any]) -> None:
+        """Replace the user's permissions with `policy`."""
+        document = policy if isinstance(policy, str) else json.dumps(policy)
+        self.client("iam").put_user_policy(UserName=user, PolicyName="only", PolicyDocument=document)
 
     # -- switches --------------------------------------------------------------------------
 

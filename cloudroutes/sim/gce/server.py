@@ -1,7 +1,8 @@
 """HTTP plumbing: a stdlib ThreadingHTTPServer that speaks GCE's JSON and records every call.
 
-The order of checks for a request mirrors a real front end: unknown URL, then the write throttle, then
-any injected fault, then the project, and only then the API logic (under the state's lock).
+The order of checks for a request mirrors a real front end: unknown URL, then the caller's permissions
+(in permission mode), then the write throttle, then any injected fault, then the project, and only then
+the API logic (under the state's lock).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cloudroutes.sim import loopback
 from cloudroutes.sim.gce import endpoints, errors
 from cloudroutes.sim.gce.calls import Call, CallLog
 from cloudroutes.sim.gce.faults import RateLimiter
+from cloudroutes.sim.gce.permissions import Permissions
 from cloudroutes.sim.gce.request import Request
 from cloudroutes.sim.gce.state import World
 
@@ -23,10 +25,11 @@ from cloudroutes.sim.gce.state import World
 class Dispatcher:
     """Turns (method, path, query, body) into (status, JSON body); knows nothing about sockets."""
 
-    def __init__(self, world: World, limiter: RateLimiter, calls: CallLog) -> None:
+    def __init__(self, world: World, limiter: RateLimiter, calls: CallLog, permissions: Permissions) -> None:
         self.world = world
         self.limiter = limiter
         self.calls = calls
+        self.permissions = permissions
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
         try:
@@ -42,6 +45,7 @@ class Dispatcher:
 
     def _answer(self, method: str, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         endpoint, params = endpoints.match(method, path)
+        self.permissions.check(endpoint.method_id, params, body)
         if endpoint.is_write:
             self.limiter.check()
         if fault := self.world.faults.take(endpoint.method_id, in_operation=False):

@@ -12,6 +12,7 @@ from typing import Any
 from cloudroutes.sim import loopback
 from cloudroutes.sim.gce import faults, model, seed
 from cloudroutes.sim.gce.calls import Call, CallLog
+from cloudroutes.sim.gce.permissions import Permissions
 from cloudroutes.sim.gce.server import Dispatcher, serve
 from cloudroutes.sim.gce.state import World
 
@@ -31,6 +32,7 @@ class ComputeSim(loopback.Served):
         self._faults = faults.Faults()
         self._limiter = faults.RateLimiter(rate_limit_every)
         self._calls = CallLog()
+        self._permissions = Permissions()
         self._world = World(
             project=project,
             op_seconds=op_seconds,
@@ -41,7 +43,7 @@ class ComputeSim(loopback.Served):
         self._host, self._port = host, port
 
     def _serve(self) -> loopback.HttpServer:
-        return serve(Dispatcher(self._world, self._limiter, self._calls), self._host, self._port)
+        return serve(Dispatcher(self._world, self._limiter, self._calls, self._permissions), self._host, self._port)
 
     @property
     def project(self) -> str:
@@ -75,6 +77,12 @@ class ComputeSim(loopback.Served):
         """Applies to operations started from now on."""
         with self._world.lock:
             self._world.op_seconds = value
+
+    def grant_only(self, permissions: Iterable[str] | None) -> None:
+        """Permission mode: from now on a call needing a permission outside `permissions` (a custom
+        role's includedPermissions) is refused with GCE's 403 "Required '...' permission for '...'".
+        None: every call allowed again."""
+        self._permissions.grant(permissions)
 
     def fail_next(
         self,

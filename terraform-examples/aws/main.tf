@@ -83,29 +83,6 @@ resource "aws_instance" "node" {
   }
 }
 
-data "aws_iam_policy_document" "cloudroutes" {
-  statement {
-    actions = [
-      "ec2:DescribeVpcs",
-      "ec2:DescribeRouteTables",
-      "ec2:DescribeInstances",
-      "ec2:CreateRoute",
-      "ec2:ReplaceRoute",
-      "ec2:DeleteRoute",
-      "ec2:ModifyNetworkInterfaceAttribute",
-      "ec2:CreateTags",
-      "ec2:DeleteTags",
-      "servicequotas:GetServiceQuota",
-    ]
-    resources = ["*"]
-  }
-}
-
-resource "aws_iam_policy" "cloudroutes" {
-  name   = "cloudroutes-${var.cluster}"
-  policy = data.aws_iam_policy_document.cloudroutes.json
-}
-
 output "cloudroutes_toml" {
   value = <<-EOT
     provider = "aws"

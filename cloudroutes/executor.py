@@ -269,8 +269,15 @@ class _Run:
         try:
             answers: list[Settled] = future.result()
         except CloudError as exc:
-            log.warning("could not learn the state of %d write(s) in flight: %s", len(self.pending), exc.message)
-            return  # asked again at the next poll: the writes themselves did not fail
+            if isinstance(exc, RETRYABLE):
+                log.warning("could not learn the state of %d write(s) in flight: %s", len(self.pending), exc.message)
+                return  # asked again at the next poll: the writes themselves did not fail
+            # Asking again cannot help (a refused permission, a malformed request): each write in
+            # flight is reported with the reason its outcome cannot be learned, instead of polling forever.
+            for index, _ in list(self.pending.values()):
+                self._failed(index, exc)
+            self.pending.clear()
+            return
         for answer in answers:
             index, _ = self.pending.pop(answer.pending.handle, (-1, answer.pending))
             if index < 0:

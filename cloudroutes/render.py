@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from cloudroutes.engine import Report
+from cloudroutes.errors import Denied
 from cloudroutes.model import ACTION_ORDER, NODE_OBJECT_KINDS, Action, ActionResult, Outcome, Plan, Problem, Route
 from cloudroutes.status import NodeStatus
 
@@ -84,7 +85,13 @@ def apply_json(report: Report) -> dict[str, Any]:
         "retries": dict(report.retries),
         "rate_limit_wait_s": round(report.bucket_wait_s, 3),
         "unverified": report.unverified,
+        "denied": denied(report),
     }
+
+
+def denied(report: Report) -> list[str]:
+    """Each refusal of the run's writes once ("permission denied: ec2:CreateRoute"): what to grant."""
+    return sorted({r.error for r in report.results if r.error_kind == Denied.kind})
 
 
 def status_json(rows: Iterable[NodeStatus]) -> list[dict[str, Any]]:
@@ -154,6 +161,9 @@ def print_apply(console: Console, report: Report) -> None:
             colour = "yellow" if result.outcome is Outcome.CONFLICT else "red"
             table.add_row(result.action.describe(), f"[{colour}]{result.outcome}[/]", result.error)
         console.print(table)
+    for refusal in denied(report):
+        # One line each, never wrapped: the line a person greps for and the permission to grant.
+        console.print(f"[red]{refusal}[/]", highlight=False, soft_wrap=True)
     done = sum(1 for r in report.results if r.outcome is Outcome.DONE)
     calls = ", ".join(f"{op} {n}" for op, n in sorted(report.api_calls.items()))
     retries = sum(report.retries.values())

@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from cloudroutes import retrying
+from cloudroutes.errors import Denied
 from cloudroutes.providers.aws_errors import SDK_ERRORS, classify
 from cloudroutes.ratelimit import Limiter, TokenBucket
 
@@ -92,12 +93,16 @@ class Ec2Api:
                 return
 
     def route_quota(self) -> float | None:
-        """Routes per route table from Service Quotas (L-93826ACB), or None when it cannot tell."""
+        """Routes per route table from Service Quotas (L-93826ACB), or None when it cannot tell;
+        a refused permission is raised (Denied), never taken for "cannot tell"."""
         try:
             client = self._client("service-quotas")
             quota = retrying.metered(lambda: _quota(client), self._policy, self._reads)
             return float(quota["Quota"]["Value"])
-        except Exception:  # any answer but a number means "unknown": the configured default applies
+        except Denied:
+            # The shipped policy grants it: a refusal is a policy to fix, not a limit to guess.
+            raise
+        except Exception:  # any other answer but a number means "unknown": the configured default applies
             return None
 
 

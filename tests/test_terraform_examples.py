@@ -11,8 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from cloudroutes.providers import aws, gce_names
+from cloudroutes.providers import aws, gce_errors, gce_names
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "terraform-examples"
@@ -58,10 +59,26 @@ def test_aws_example_speaks_the_products_names():
     text = (EXAMPLES / "aws" / "main.tf").read_text()
     assert aws.CIDR_TAG in text and aws.CIDR_TAG_V6 in text
     assert "kubernetes.io/cluster/${var.cluster}" in text
-    readme = (ROOT / "README.md").read_text()
-    iam = json.loads(re.search(r"```json\n(\{\n  \"Version\".*?)\n```", readme, re.S).group(1))  # type: ignore[union-attr]
-    documented = set(iam["Statement"][0]["Action"])
-    assert set(re.findall(r'"((?:ec2|servicequotas):\w+)"', text)) == documented
+
+
+def test_the_aws_example_attaches_the_shipped_policy_with_every_blank_filled():
+    iam_tf = (EXAMPLES / "aws" / "iam.tf").read_text()
+    assert 'templatefile("${path.module}/iam-policy.json"' in iam_tf
+    blanks = set(re.findall(r"\$\{(\w+)\}", (EXAMPLES / "aws" / "iam-policy.json").read_text()))
+    assert blanks == {"cluster_name", "vpc_id"}
+    assert all(re.search(rf"^\s*{b}\s*=", iam_tf, re.M) for b in blanks), iam_tf
+    assert "aws_iam_policy_document" not in (EXAMPLES / "aws" / "main.tf").read_text(), "one policy, the shipped one"
+    assert "terraform-examples/aws/iam-policy.json" in (ROOT / "README.md").read_text()
+
+
+def test_the_gce_role_lists_every_permission_the_provider_names_and_the_example_uses_it():
+    role = yaml.safe_load((EXAMPLES / "gce" / "cloudroutes-role.yaml").read_text())
+    # routes.insert needs compute.networks.updatePolicy beside compute.routes.create
+    # (https://cloud.google.com/vpc/docs/audit-logging); every other method needs one permission.
+    assert set(role["includedPermissions"]) == set(gce_errors.PERMISSIONS.values()) | {"compute.networks.updatePolicy"}
+    assert len(role["includedPermissions"]) == len(set(role["includedPermissions"]))
+    assert 'yamldecode(file("${path.module}/cloudroutes-role.yaml"))' in (EXAMPLES / "gce" / "iam.tf").read_text()
+    assert "terraform-examples/gce/cloudroutes-role.yaml" in (ROOT / "README.md").read_text()
 
 
 def test_gce_example_speaks_the_products_names():

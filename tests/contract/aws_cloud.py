@@ -3,8 +3,11 @@ cluster, each with an internet default route (as a VPC with a way out has), and 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from string import Template
 from typing import Any
 
 import pytest
@@ -28,6 +31,21 @@ WRITE_KINDS = {
     "ModifyNetworkInterfaceAttribute": "forwarding",
 }
 BORN = datetime(2026, 1, 1, tzinfo=UTC)
+POLICY = Path(__file__).resolve().parents[2] / "terraform-examples" / "aws" / "iam-policy.json"
+USER = "cloudroutes"
+
+
+def shipped_policy(*, cluster: str, vpc_id: str) -> dict[str, Any]:
+    """The shipped IAM policy, filled in as Terraform's templatefile() fills it."""
+    text = Template(POLICY.read_text()).substitute(cluster_name=cluster, vpc_id=vpc_id)
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+def statements() -> dict[str, frozenset[str]]:
+    """Each statement of the shipped policy by Sid, with the actions it allows."""
+    found = shipped_policy(cluster="c", vpc_id="vpc-1")["Statement"]
+    return {s["Sid"]: frozenset(s["Action"] if isinstance(s["Action"], list) else [s["Action"]]) for s in found}
 
 
 def seed(sim: Ec2Sim, path: Any) -> AwsCloud:
@@ -51,6 +69,7 @@ class AwsCloud:
         self.world = world
         self.ec2 = world.ec2
         self.igw = igw
+        self._user: dict[str, str] = {}
 
     # -- the world -------------------------------------------------------------------------
 
@@ -162,6 +181,30 @@ class AwsCloud:
 
     def missing_network(self) -> tuple[str, str]:
         return "vpc-0000000000000dead", "VPC vpc-0000000000000dead"
+
+    # -- least privilege ---------------------------------------------------------------------
+
+    def grants(self) -> dict[str, frozenset[str]]:
+        return statements()
+
+    def restrict(self, without: str | None = None) -> dict[str, str]:
+        sim = self.world.sim
+        policy = shipped_policy(cluster="prod", vpc_id=self.world.seed.vpc_id)
+        policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != without]
+        if not self._user:
+            sim.enforce_iam()
+            # Reads of the cloud from here on sign as the sim's administrator.
+            self.world.ec2 = self.ec2 = sim.client()
+            self._user = sim.add_user(USER, policy)
+        else:
+            sim.set_policy(USER, policy)
+        return {
+            "AWS_ACCESS_KEY_ID": self._user["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": self._user["aws_secret_access_key"],
+        }
+
+    def exercise_every_grant(self) -> None:
+        """Nothing to arrange: every EC2 action of the policy is a plain read or write."""
 
     # -- the cloud, read back ----------------------------------------------------------------
 

@@ -139,6 +139,23 @@ class Cloud(Protocol):
         """A `network` override naming a network that does not exist, and how the refusal names it."""
         ...
 
+    # -- least privilege ---------------------------------------------------------------------
+
+    def grants(self) -> dict[str, frozenset[str]]:
+        """The parts of the shipped policy (AWS: statements by Sid; GCE: the custom role's permissions),
+        each with the permissions a refusal for its absence may name."""
+        ...
+
+    def restrict(self, without: str | None = None) -> dict[str, str]:
+        """From now on the engine acts with exactly the shipped policy, less the part `without`.
+        Returns the environment a CLI run needs to act as that identity."""
+        ...
+
+    def exercise_every_grant(self) -> None:
+        """Make the cloud answer so that the next converge also needs the grants a plain one can skip
+        (GCE: its operations are polled, and one route insert meets another run's route name)."""
+        ...
+
     # -- the cloud, read back ----------------------------------------------------------------
 
     def tables(self) -> list[str]: ...

@@ -7,9 +7,11 @@ import json
 import urllib.request
 from collections import Counter
 from ipaddress import ip_network
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from cloudroutes.config import Config
 from cloudroutes.providers import gce_names as names
@@ -27,6 +29,12 @@ WRITE_KINDS = {
 }
 MARKER = names.marker(gce_world.CLUSTER)
 GATEWAY = "default-internet-gateway"
+ROLE = Path(__file__).resolve().parents[2] / "terraform-examples" / "gce" / "cloudroutes-role.yaml"
+
+
+def role_permissions() -> list[str]:
+    """The shipped custom role's includedPermissions, in its order."""
+    return list(yaml.safe_load(ROLE.read_text())["includedPermissions"])
 
 
 def seed(sim: ComputeSim, path: Any) -> GceCloud:
@@ -181,6 +189,23 @@ class GceCloud:
 
     def missing_network(self) -> tuple[str, str]:
         return "nope", "network nope"
+
+    # -- least privilege ---------------------------------------------------------------------
+
+    def grants(self) -> dict[str, frozenset[str]]:
+        return {p: frozenset({p}) for p in role_permissions()}
+
+    def restrict(self, without: str | None = None) -> dict[str, str]:
+        self.sim.grant_only(p for p in role_permissions() if p != without)
+        return {}
+
+    def exercise_every_grant(self) -> None:
+        """Operations take a while (so they are polled by listing), and the first route insert is
+        refused 409 as if another run held the name (so the route is read back)."""
+        self.sim.op_seconds = 0.05
+        self.sim.fail_next(
+            "routes.insert", http_status=409, reason="alreadyExists", message="The resource already exists"
+        )
 
     # -- the cloud, read back ----------------------------------------------------------------
 

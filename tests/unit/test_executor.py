@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from ipaddress import ip_network
 
 import pytest
@@ -24,7 +24,7 @@ from cloudroutes.model import (
     Plan,
     TableKey,
 )
-from cloudroutes.providers.base import Budget
+from cloudroutes.providers.base import Budget, Pending, Settled
 from cloudroutes.ratelimit import DECREASE, TokenBucket
 from tests.fakes import FakeProvider, node, route
 
@@ -446,6 +446,24 @@ def test_an_operation_that_ends_in_error_is_retried_only_when_the_kind_says_so(
     assert result.outcome is outcome
     assert result.attempts == (2 if outcome is Outcome.DONE else 1)
     assert bool(fake.table("rt-a")) == (outcome is Outcome.DONE)
+
+
+class _SettleRefused(FakeProvider):
+    """Its writes start operations, and asking about them is refused (a role without *Operations.list)."""
+
+    def settle(self, pending: Sequence[Pending]) -> Sequence[Settled]:
+        self.settles += 1
+        raise Denied("permission denied: compute.globalOperations.list")
+
+
+def test_a_refused_operations_poll_fails_the_writes_in_flight_instead_of_polling_forever() -> None:
+    fake = _SettleRefused(nodes=[node("n0"), node("n1")], operation_polls=1)
+    ex, _ = make_executor(fake)
+    results = ex.run(Plan(actions=creates(2)))
+    assert [(r.outcome, r.error_kind, r.error) for r in results] == [
+        (Outcome.FAILED, "denied", "permission denied: compute.globalOperations.list")
+    ] * 2
+    assert fake.settles == 1, "a refusal is not asked again"
 
 
 def test_a_route_waits_for_its_claim_to_land_not_for_its_operation_to_end() -> None:

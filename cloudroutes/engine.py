@@ -71,6 +71,7 @@ def make_plan(provider: Provider, config: Config, *, destroy: bool = False) -> P
     guards.preflight(observed, config.cluster)
     if destroy:  # Node objects stay as they are: their podCIDRs cannot be cleared
         return Planned(observed=observed, plan=planner.plan_destroy(observed, config.cluster))
+    guards.neighbours(observed, config.cluster)
     mode = config.kubernetes.kube_mode
     nodeobjects.preflight(observed, config.cluster, mode)
     if mode is KubeMode.ADOPT:

@@ -89,6 +89,21 @@ class Cloud(Protocol):
         range; returns the destinations they hold, lowest first."""
         ...
 
+    def add_appliance(self, destination: str) -> str:
+        """A live VM that never held a subnet (a firewall), and a route for `destination` to it shaped
+        like one of ours (in every managed table, with our marker). Returns the VM's name."""
+        ...
+
+    def add_neighbour(self, cluster: str, subnets: list[str]) -> list[str]:
+        """Another cluster sharing the managed tables: one VM of `cluster` per subnet, recording it,
+        and a route of that cluster for it in every table. Returns the VMs' names."""
+        ...
+
+    def leave(self, node: str) -> None:
+        """Take the node out of the cluster (its selector tag or label goes); it keeps running and
+        keeps its subnet record."""
+        ...
+
     def dual_stack(self) -> None:
         """Make the network ready for IPv6 pod subnets."""
         ...
@@ -161,7 +176,8 @@ class Cloud(Protocol):
     def tables(self) -> list[str]: ...
 
     def pod_cidrs(self, version: int = 4) -> dict[str, str]:
-        """Each live node's recorded subnet of that family, read from its tag or label."""
+        """Each live node's recorded subnet of that family, read from its tag or label (only VMs the
+        cluster selects: not another cluster's, not one that left)."""
         ...
 
     def labels(self, node: str) -> dict[str, str]:
@@ -172,7 +188,8 @@ class Cloud(Protocol):
 
     def routes(self) -> dict[str, dict[str, str | None]]:
         """Our routes per managed table: destination -> the node it delivers to (None: no live VM, or
-        not the VM's own target, such as a secondary interface)."""
+        not the VM's own target, such as a secondary interface). Not the routes add_appliance and
+        add_neighbour made."""
         ...
 
     def route_states(self) -> dict[str, dict[str, str]]:

@@ -135,7 +135,8 @@ class GceProvider:
             raise PreflightError(
                 f"network {self._settings.network} not found in project {self._api.project} (no subnetwork, no route)"
             )
-        strangers = self._strangers(raw_routes, zones)
+        established = any(_node(i).recorded for i in instances)
+        strangers = self._strangers(raw_routes, zones, established=established)
         routes = tuple(self._route(r, zones, strangers) for r in raw_routes if r.dest_range)
         others = usage - len(raw_routes)  # routes of other networks in the project use the same quota
         table = Table(
@@ -188,12 +189,16 @@ class GceProvider:
         return [r for page in pages for r in page.items if _base(r.network) == self._settings.network]
 
     def _strangers(
-        self, raw_routes: list[Any], zones: Mapping[NodeName, str]
+        self, raw_routes: list[Any], zones: Mapping[NodeName, str], *, established: bool
     ) -> dict[tuple[str, str], tuple[Target, str]]:
-        """What each instance is that a route in a cluster range delivers to but no node is."""
+        """What each instance is that a route in a cluster range delivers to but no node is. An
+        unmarked route is foreign whatever its VM is: it is looked up only while the cluster is new
+        (another cluster's routes in its range refuse it), so a neighbour costs a steady pass nothing."""
         wanted = set()
         for raw in raw_routes:
             if not raw.next_hop_instance or not raw.dest_range or _gone(raw):
+                continue
+            if established and not names.is_marked(raw.name, raw.description, self._cluster):
                 continue
             zone, name = _zone_and_name(raw.next_hop_instance)
             dest = ip_network(raw.dest_range)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from string import Template
@@ -17,6 +18,7 @@ from cloudroutes.providers.base import Provider
 from cloudroutes.sim.ec2 import Ec2Sim
 from cloudroutes.sim.ec2 import seed as ec2_seed
 from cloudroutes.sim.ec2.calls import MUTATING
+from cloudroutes.sim.ec2.chaos import Chaos, internal, throttled
 from tests.aws import world as aws_world
 
 from .clouds import in_cluster
@@ -184,6 +186,22 @@ class AwsCloud:
 
     def slow(self) -> None:
         self.world.sim.latency = 0.02
+
+    def chaos(self, *, seed: int, **shares: float) -> None:
+        self.world.sim.set_chaos(Chaos(seed=seed, **shares))
+
+    def refuse_each_read_once(self) -> None:
+        for number, action in enumerate(sorted(self.observation)):
+            self.world.sim.faults.fail_next(action, throttled() if number % 2 else internal())
+
+    def lag_reads(self, seconds: float) -> None:
+        self.world.sim.set_read_lag(seconds)
+
+    def trip_after(self, writes: int, action: Callable[[], None]) -> None:
+        self.world.sim.trip_after(writes, action)
+
+    def cli_env(self) -> dict[str, str]:
+        return self.world.sim.env()
 
     # -- config and credentials --------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from cloudroutes.config import Config
 from cloudroutes.providers import gce_names as names
 from cloudroutes.providers.base import Provider
 from cloudroutes.sim.gce import ComputeSim
+from cloudroutes.sim.gce.faults import Chaos
 from tests.gce import world as gce_world
 
 from .clouds import in_cluster
@@ -172,6 +174,25 @@ class GceCloud:
 
     def slow(self) -> None:
         self.sim.op_seconds = 0.05
+
+    def chaos(self, *, seed: int, **shares: float) -> None:
+        self.sim.set_chaos(Chaos(seed=seed, **shares))
+
+    def refuse_each_read_once(self) -> None:
+        for number, method in enumerate(sorted(self.observation)):
+            if number % 2:
+                self.sim.fail_next(method, http_status=403, reason="rateLimitExceeded", message="Rate Limit Exceeded")
+            else:
+                self.sim.fail_next(method, http_status=500, reason="internalError", message="Internal Error")
+
+    def lag_reads(self, seconds: float) -> None:
+        self.sim.op_seconds = seconds
+
+    def trip_after(self, writes: int, action: Callable[[], None]) -> None:
+        self.sim.trip_after(writes, action)
+
+    def cli_env(self) -> dict[str, str]:
+        return {}
 
     # -- config and credentials --------------------------------------------------------------
 

@@ -31,8 +31,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Read once and taken out of the environment: the CLI refuses an unknown CLOUDROUTES_* variable.
-    swept = os.environ.pop("CLOUDROUTES_FAULT_SWEEP", "")
+    swept = os.environ.get("CLOUDROUTES_FAULT_SWEEP", "")
     config.stash[_SWEEP] = config.getoption("--fault-sweep") or (int(swept) if swept else FAULT_SEEDS)
 
 

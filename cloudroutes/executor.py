@@ -198,6 +198,8 @@ class _Run:
         self.short_of_tokens: dict[int, float] = {}
         """Ready steps whose family's budget is spent, and since when: they hold no worker meanwhile."""
         self.next_token: float | None = None
+        self.unlearnable: CloudError | None = None
+        """Why asking about operations cannot help (a refused poll): later writes fail with it at once."""
 
     def go(self) -> tuple[ActionResult, ...]:
         workers = max(1, self.ex.limits.concurrency)
@@ -285,6 +287,8 @@ class _Run:
             return
         if pending is None:
             self._finish(index, Outcome.DONE)
+        elif self.unlearnable is not None:
+            self._failed(index, self.unlearnable)  # its outcome could only be learned by asking again
         else:
             self.landed.add(index)
             self.pending[pending.handle] = (index, pending)
@@ -316,6 +320,7 @@ class _Run:
                 return  # asked again at the next poll: the writes themselves did not fail
             # Asking again cannot help (a refused permission, a malformed request): each write in
             # flight is reported with the reason its outcome cannot be learned, instead of polling forever.
+            self.unlearnable = exc
             for index, _ in list(self.pending.values()):
                 self._failed(index, exc)
             self.pending.clear()

@@ -73,9 +73,13 @@ class Executor:
         bucket: Limiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        stop: threading.Event | None = None,
     ) -> None:
         """`bucket`: one bucket for every write (a test's fake clock); by default one per family the
-        provider declares, overridden for route writes by limits.write_burst/write_rate."""
+        provider declares, overridden for route writes by limits.write_burst/write_rate.
+        `stop`: once set, no new action starts; those started (and GCE operations in flight) are
+        seen through, the rest are reported skipped (a SIGTERM to `reconcile`)."""
+        self._stop = stop or threading.Event()
         self._provider = provider
         self._limits = limits
         self._policy = retrying.RetryPolicy(attempts=limits.max_attempts, backoff_max=limits.backoff_max)
@@ -147,6 +151,10 @@ class Executor:
     def now(self) -> float:
         return self._clock()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def pause(self, seconds: float) -> None:
         if seconds > 0:
             self._sleep(seconds)
@@ -204,13 +212,17 @@ class _Run:
                     else:
                         self.settling = False
                         self._settled(future)
-        for index in sorted(self.waiting):  # unreachable in a well-formed plan; never silently dropped
-            self._finish(index, Outcome.SKIPPED, error="what it waits for never ran")
+        # Unreachable in a well-formed plan unless asked to stop; never silently dropped.
+        why = "stopped before it started" if self.ex.stopping else "what it waits for never ran"
+        for index in sorted(self.waiting):
+            self._finish(index, Outcome.SKIPPED, error=why)
         return tuple(self.results[i] for i in self.order)
 
     # -- dispatch ---------------------------------------------------------------------------
 
     def _dispatch(self, pool: ThreadPoolExecutor) -> None:
+        if self.ex.stopping:
+            return  # asked to stop: nothing new starts; what is in flight is still seen through
         for index in sorted(self.waiting):
             ready = self._ready(self.steps[index])
             if ready is None:

@@ -346,12 +346,24 @@ def _why_skipped(action: Action) -> str:
 def _log(result: ActionResult) -> None:
     level = logging.INFO if result.outcome is Outcome.DONE else logging.WARNING
     extra = f": {result.error}" if result.error else ""
+    action = result.action
+    # For --log-format json: what the line concerns, as fields a log pipeline can filter on.
+    fields = {
+        "action": str(action.kind),
+        "node": action.node or "",
+        "table": action.table or "",
+        "destination": str(action.destination or ""),
+        "outcome": str(result.outcome),
+        "error_kind": result.error_kind,
+        "attempts": result.attempts,
+    }
     log.log(
         level,
         "%s: %s (%d attempt(s), %.2fs)%s",
         result.outcome,
-        result.action.describe(),
+        action.describe(),
         result.attempts,
         result.elapsed_s,
         extra,
+        extra=fields,
     )

@@ -75,6 +75,8 @@ def setup_logging(verbose: bool, log_format: LogFormat = LogFormat.text) -> None
             handler.setFormatter(formatter)
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+    # -v: cloudroutes' own debug lines too (every API call it makes, by operation).
+    logging.getLogger("cloudroutes").setLevel(logging.DEBUG if verbose else logging.NOTSET)
     for sdk in SDK_LOGGERS:
         logging.getLogger(sdk).setLevel(logging.DEBUG if verbose else logging.WARNING)
     # The embedded clouds' own servers, when they run in this process: their request lines are not ours.

@@ -7,6 +7,7 @@ cloudroutes/cli/loop.py for how the loop lives through failures and signals.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -84,6 +85,9 @@ def reconcile(
     """apply --yes for schedulers: one pass, or with --interval a loop (SIGTERM: finish and exit 0;
     SIGHUP: re-read the config). The mass-delete guard holds: --allow-mass-delete is never implied."""
     setup_logging(verbose, log_format)
+    if interval is not None and not verbose:
+        # A long-running process says one line per pass (and why a pass failed) even without -v.
+        logging.getLogger("cloudroutes.reconcile").setLevel(logging.INFO)
     from cloudroutes.cli import loop
 
     if metrics_port is not None and interval is None:

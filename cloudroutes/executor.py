@@ -38,6 +38,13 @@ from cloudroutes.ratelimit import Limiter
 log = logging.getLogger("cloudroutes")
 
 Progress = Callable[[ActionResult], None]
+STOPPED = "stopped before it started"
+
+
+class _Stopped(Exception):
+    """An action reached a worker after the stop: it is reported skipped, never started."""
+
+
 POLL_MIN_S = 0.05
 POLL_MAX_S = 1.0
 """Operations are asked about again after a quarter of the oldest one's age, within these bounds:
@@ -101,6 +108,8 @@ class Executor:
             self._sleep(delay)
 
         def attempt() -> Pending | None:
+            if self.stopping:  # queued (or about to retry) when the stop came: not started
+                raise _Stopped
             with self._lock:
                 attempts[action] += 1
             return self._provider.execute(action)
@@ -213,7 +222,7 @@ class _Run:
                         self.settling = False
                         self._settled(future)
         # Unreachable in a well-formed plan unless asked to stop; never silently dropped.
-        why = "stopped before it started" if self.ex.stopping else "what it waits for never ran"
+        why = STOPPED if self.ex.stopping else "what it waits for never ran"
         for index in sorted(self.waiting):
             self._finish(index, Outcome.SKIPPED, error=why)
         return tuple(self.results[i] for i in self.order)
@@ -251,6 +260,9 @@ class _Run:
     def _started(self, index: int, future: Future[Any]) -> None:
         try:
             pending: Pending | None = future.result()
+        except _Stopped:
+            self._finish(index, Outcome.SKIPPED, error=STOPPED)
+            return
         except CloudError as exc:
             self._failed(index, exc)
             return

@@ -15,6 +15,10 @@
         ├── Invalid          the cloud (or its SDK, before sending) rejected the request as malformed
         └── Denied           a permission is missing: "permission denied: ec2:CreateRoute"
 
+Each class carries a `kind`, the word `--output json` reports as `{"error": {"kind": ...}}`:
+`config`, `preflight`, `guard`, `not-assigned`, and a cloud error's own (`throttled`, ...,
+`denied`); the CLI adds `usage` (a malformed command line) and `interrupted`.
+
 Providers map their SDK's errors onto these kinds in one `classify()` each and raise `from`
 the original, so the cause survives for logs but no caller depends on SDK types. A set-up
 problem's one line names the fix (`aws sso login --profile X`, `gcloud auth application-default
@@ -69,6 +73,8 @@ def _redact_pair(pair: re.Match[str]) -> str:
 
 class CloudroutesError(Exception):
     exit_code = EXIT_FAILED
+    kind = "error"
+    """What went wrong, in one word a script can branch on (`{"error": {"kind": ...}}` under --output json)."""
 
     def __init__(self, message: str) -> None:
         # Redact before the cut, so half a secret never survives it; the cut bounds the work.
@@ -84,23 +90,24 @@ class CloudroutesError(Exception):
 
 class ConfigError(CloudroutesError):
     exit_code = EXIT_USAGE
+    kind = "config"
 
 
 class PreflightError(ConfigError):
-    pass
+    kind = "preflight"
 
 
 class GuardError(CloudroutesError):
     exit_code = EXIT_USAGE
+    kind = "guard"
 
 
 class NotAssigned(CloudroutesError):
     exit_code = EXIT_PENDING
+    kind = "not-assigned"
 
 
 class CloudError(CloudroutesError):
-    kind = "error"
-
     def __init__(self, message: str, *, code: str = "") -> None:
         super().__init__(message)
         self.code = code

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from typing import Any
 
 from rich.console import Console
@@ -31,6 +32,29 @@ _STYLE = {
 
 
 # -- JSON ------------------------------------------------------------------------------------
+
+FORMAT_VERSION = "1.0"
+"""Leads every JSON document. The minor number grows when fields are added; the major only when a
+field is removed or changes meaning, so a script can refuse a major it does not know."""
+SCHEMAS = ("plan", "apply", "status", "destroy", "reconcile", "error")
+"""Commands (and the error object) whose JSON has a JSON Schema in cloudroutes/schemas/."""
+
+
+def document(command: str, provider: str, cluster: str) -> dict[str, Any]:
+    """The head every command's JSON starts with."""
+    return {"format_version": FORMAT_VERSION, "command": command, "provider": provider, "cluster": cluster}
+
+
+def error_json(kind: str, message: str) -> dict[str, Any]:
+    """What a failed command prints on stdout under --output json (the exit code is unchanged)."""
+    return {"format_version": FORMAT_VERSION, "error": {"kind": kind, "message": message}}
+
+
+def schema_text(name: str) -> str:
+    """The JSON Schema (draft 2020-12) of one command's JSON, as shipped in the package."""
+    if name not in SCHEMAS:
+        raise ValueError(name)
+    return resources.files("cloudroutes").joinpath("schemas", f"{name}.schema.json").read_text(encoding="utf-8")
 
 
 def action_json(action: Action) -> dict[str, Any]:
@@ -60,9 +84,13 @@ def problem_json(problem: Problem) -> dict[str, Any]:
     return {"kind": str(problem.kind), "message": problem.message, "blocking": problem.blocking}
 
 
-def plan_json(plan: Plan, foreign: Iterable[Route] = ()) -> dict[str, Any]:
+def plan_json(plan: Plan, foreign: Iterable[Route]) -> dict[str, Any]:
+    """`foreign`: the foreign routes of the observation the plan was made from (ownership.foreign_routes)."""
     return {
         "changes": len(plan.actions),
+        # A blocking problem (route quota, exhausted range, forwarding off) stops the plan itself:
+        # apply cannot converge however often it runs, which is not a cloud failure to retry.
+        "blocked": plan.blocked,
         # Node-object kinds only when there are some: without Kubernetes the summary keeps its shape.
         "summary": {
             str(kind): plan.count(kind) for kind in ACTION_ORDER if kind not in NODE_OBJECT_KINDS or plan.count(kind)
@@ -73,14 +101,16 @@ def plan_json(plan: Plan, foreign: Iterable[Route] = ()) -> dict[str, Any]:
     }
 
 
-def apply_json(report: Report) -> dict[str, Any]:
+def apply_json(report: Report, *, foreign_before: Iterable[Route], foreign_after: Iterable[Route]) -> dict[str, Any]:
+    """`foreign_before`/`_after`: the foreign routes of the first observation and of the read-back."""
     return {
         "converged": report.converged,
+        "blocked": report.final.blocked,
         "rounds": report.rounds,
         "writes": report.writes,
-        "plan": plan_json(report.first),
+        "plan": plan_json(report.first, foreign_before),
         "results": [result_json(r) for r in report.results],
-        "remaining": plan_json(report.final),
+        "remaining": plan_json(report.final, foreign_after),
         "api_calls": dict(sorted(report.api_calls.items())),
         "retries": dict(report.retries),
         "rate_limit_wait_s": round(report.bucket_wait_s, 3),
@@ -143,6 +173,17 @@ def print_plan(console: Console, plan: Plan, *, names: Mapping[str, str] | None 
     counts = ", ".join(f"{plan.count(k)} {k}" for k in ACTION_ORDER if plan.count(k))
     console.print(f"{title}: {counts or 'no changes, the cloud matches the cluster'}.")
     print_problems(console, plan.problems)
+    if plan.blocked:
+        console.print(f"[red]{blocked_line(plan)}[/]", highlight=False)
+
+
+def blocked_line(plan: Plan) -> str:
+    """Told apart from a cloud failure: nothing failed, the plan itself cannot converge."""
+    kinds = ", ".join(sorted({str(p.kind) for p in plan.problems if p.blocking}))
+    return (
+        f"Blocked ({kinds}): the plan cannot converge until that is fixed; "
+        "this is no cloud failure, and a retry cannot help."
+    )
 
 
 def print_problems(console: Console, problems: Iterable[Problem]) -> None:
@@ -176,6 +217,8 @@ def print_apply(console: Console, report: Report) -> None:
     elif not report.final.empty:
         console.print(f"[yellow]{len(report.final.actions)} change(s) still pending.[/]")
     print_problems(console, [p for p in report.final.problems if p.blocking])
+    if report.final.blocked:
+        console.print(f"[red]{blocked_line(report.final)}[/]", highlight=False)
     verdict = "[green]Converged.[/]" if report.converged else "[red]Not converged.[/]"
     console.print(verdict)
 

@@ -137,7 +137,7 @@ SDK_FIXES: dict[str, str] = {
     "InvalidConfigError": BROKEN_PROFILE,
     "MetadataRetrievalError": BROKEN_PROFILE,
     # Region and endpoint.
-    "NoRegionError": "no AWS region: set aws.region or AWS_DEFAULT_REGION",
+    "NoRegionError": "no AWS region: set aws.region (--aws-region), AWS_REGION or AWS_DEFAULT_REGION",
     "UnknownRegionError": REGION,
     "InvalidRegionError": REGION,
     "ServiceNotInRegionError": REGION,

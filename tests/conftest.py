@@ -45,12 +45,17 @@ def fault_seeds(config: pytest.Config) -> list[int]:
 
 @pytest.fixture
 def cli() -> Callable[..., Any]:
-    """Run the real CLI in-process (stdin is not a terminal, as under cron or CI)."""
+    """Run the real CLI in-process (stdin is not a terminal, as under cron or CI). A run asked for
+    --output json must print a document its command's shipped JSON Schema allows (or the error
+    object's): checked here, on every run of every suite."""
     from cloudroutes.cli import app
+    from tests.cli_output import check_json_output
 
     runner = CliRunner()
 
     def invoke(*args: str, **env: str) -> Any:
-        return runner.invoke(app, list(args), env=env or None, catch_exceptions=False)
+        result = runner.invoke(app, list(args), env=env or None, catch_exceptions=False)
+        check_json_output(args, result.stdout)
+        return result
 
     return invoke

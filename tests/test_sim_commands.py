@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from tests.cli_output import parse_json
+
 CLI = [sys.executable, "-m", "cloudroutes"]
 
 
@@ -36,7 +38,7 @@ def test_sim_prints_exports_that_the_real_commands_converge_against(cloud, kuber
         applied = run("apply", "--yes")
         assert applied.returncode == 0, applied.stdout + applied.stderr
         assert run("plan", "--detailed-exitcode").returncode == 0
-        status = json.loads(run("status", "-o", "json").stdout)
+        status = parse_json("status", run("status", "-o", "json").stdout)
         assert len(status["nodes"]) == 2 and status["converged"]
         if kubernetes:  # each VM's Node object was told its subnet and marked routed
             told = [n["kubernetes"] for n in status["nodes"]]

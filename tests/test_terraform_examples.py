@@ -85,3 +85,30 @@ def test_gce_example_speaks_the_products_names():
     text = (EXAMPLES / "gce" / "main.tf").read_text()
     assert gce_names.CIDR_LABEL in text and gce_names.CIDR_LABEL_V6 in text
     assert f"{gce_names.CLUSTER_LABEL} = var.cluster" in text
+
+
+RENDERED = re.compile(r'output "cloudroutes_toml" \{\s*value = <<-EOT\n(.*?)\n\s*EOT', re.S)
+# What each interpolation stands for once Terraform has run.
+FILLED = {
+    "var.cluster": "prod-eu",
+    "var.project": "my-project",
+    "aws_vpc.main.id": "vpc-0abc",
+    "data.aws_region.current.name": "eu-west-3",
+    "google_compute_network.main.name": "main",
+}
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gce"])
+def test_the_rendered_config_is_one_cloudroutes_reads(cloud):
+    """The config each example prints is valid as it comes out; on AWS it names the VPC's region,
+    so cloudroutes run from anywhere (a CI runner in another region) talks to the right one."""
+    import textwrap
+
+    from cloudroutes import config
+
+    (template,) = RENDERED.findall((EXAMPLES / cloud / "main.tf").read_text())
+    text = re.sub(r"\$\{([^}]+)\}", lambda m: FILLED[m.group(1)], textwrap.dedent(template))
+    cfg = config.from_text(text, source=f"terraform-examples/{cloud}")
+    assert (cfg.provider, cfg.cluster.name) == (cloud, "prod-eu")
+    if cloud == "aws":
+        assert (cfg.aws.region, cfg.aws.vpc_id) == ("eu-west-3", "vpc-0abc")

@@ -46,7 +46,7 @@ def plan(
         planned = engine.make_plan(cloud, cfg)
         foreign = ownership.foreign_routes(planned.observed, cfg.cluster)
         if output is Output.json:
-            doc = {"command": "plan", "provider": cfg.provider, "cluster": cfg.cluster.name}
+            doc = render.document("plan", cfg.provider, cfg.cluster.name)
             doc |= render.plan_json(planned.plan, foreign) | {"api_calls": planned.observed.api_calls}
             out.print(render.dumps(doc), markup=False)
         else:
@@ -55,7 +55,7 @@ def plan(
             return EXIT_FAILED
         return EXIT_PENDING if detailed_exitcode and not planned.plan.empty else EXIT_OK
 
-    guarded(body)
+    guarded(body, output)
 
 
 def _confirm(what: str, yes: bool, changes: int) -> None:
@@ -109,8 +109,13 @@ def converge_pass(
             cloud, cfg, planned, destroy=destroy, allow_mass_delete=allow_mass_delete, progress=tick, stop=stop
         )
     if output is Output.json:
-        doc = {"command": "destroy" if destroy else "apply", "provider": cfg.provider, "cluster": cfg.cluster.name}
-        out.print(render.dumps(doc | render.apply_json(result)), markup=False)
+        doc = render.document("destroy" if destroy else "apply", cfg.provider, cfg.cluster.name)
+        doc |= render.apply_json(
+            result,
+            foreign_before=ownership.foreign_routes(planned.observed, cfg.cluster),
+            foreign_after=ownership.foreign_routes(result.observed, cfg.cluster),
+        )
+        out.print(render.dumps(doc), markup=False)
     else:
         render.print_apply(out, result)
     return result
@@ -145,7 +150,8 @@ def apply(
             yes=yes,
             allow_mass_delete=allow_mass_delete,
             extra=ctx.args,
-        )
+        ),
+        output,
     )
 
 
@@ -171,7 +177,8 @@ def destroy(
             yes=yes,
             allow_mass_delete=True,
             extra=ctx.args,
-        )
+        ),
+        output,
     )
 
 
@@ -197,14 +204,18 @@ def status_cmd(
         running_ready = all(r.ready for r in rows if r.state == "running")
         healthy = planned.plan.empty and not planned.plan.blocked and running_ready
         if output is Output.json:
-            doc = {"command": "status", "provider": cfg.provider, "cluster": cfg.cluster.name, "converged": healthy}
-            doc |= {"nodes": render.status_json(rows), "pending": render.plan_json(planned.plan)}
+            foreign = ownership.foreign_routes(planned.observed, cfg.cluster)
+            doc = render.document("status", cfg.provider, cfg.cluster.name)
+            doc |= {"converged": healthy, "blocked": planned.plan.blocked, "nodes": render.status_json(rows)}
+            doc |= {"pending": render.plan_json(planned.plan, foreign)}
             out.print(render.dumps(doc), markup=False)
         else:
             render.print_status(out, rows)
             render.print_problems(out, planned.plan.problems)
+            if planned.plan.blocked:
+                out.print(f"[red]{render.blocked_line(planned.plan)}[/]", highlight=False)
             pending = len(planned.plan.actions)
             out.print("[green]Converged.[/]" if healthy else f"[yellow]Not converged: {pending} change(s) pending.[/]")
         return EXIT_PENDING if check and not healthy else EXIT_OK
 
-    guarded(body)
+    guarded(body, output)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from cloudroutes import config as config_mod
-from cloudroutes.cli.output import LogFormat, Output, fail
+from cloudroutes.cli.output import LogFormat, Output, errors_as_json, fail
+from cloudroutes.config.values import Key, Kind
 from cloudroutes.errors import EXIT_USAGE, ConfigError
 from cloudroutes.providers.base import Provider
 
@@ -45,7 +51,102 @@ SetOpt = Annotated[
     ),
 ]
 KEY_FLAGS_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
-"""Commands that read a config accept --<section>-<key> flags, which typer cannot list one by one."""
+"""Unknown options reach the command (ctx.args), which refuses them in one line naming the option
+(key_flags), instead of click's usage box."""
+KEYS_PANEL = "Config keys"
+_METAVARS = {
+    Kind.TEXT: "TEXT",
+    Kind.BOOL: "BOOL",
+    Kind.INT: "INT",
+    Kind.FLOAT: "NUMBER",
+    Kind.LIST: "A,B",
+    Kind.MAP: "K=V,K2=V2",
+    Kind.CIDRS: "CIDR[,CIDR]",
+}
+
+
+def _key_option(key: Key) -> inspect.Parameter:
+    """One config key as a typer option of its own (--aws-vpc-id), listed in --help and offered by
+    shell completion. Repeatable, so that two different values are refused (load_config), not
+    silently won by the last."""
+    help_text = f"{key.dotted}; env {key.env}; {_default(key)}."
+    metavar = "|".join(key.meta["choices"]) if "choices" in key.meta else _METAVARS[key.kind]
+    option = typer.Option(key.flag, help=help_text, metavar=metavar, rich_help_panel=KEYS_PANEL, show_default=False)
+    annotation = Annotated[list[str] | None, option]
+    return inspect.Parameter(_param_name(key), inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+
+
+def _default(key: Key) -> str:
+    """As the README's key table writes it: required, the provider's, or the TOML-like default."""
+    if key.required:
+        return "required"
+    value = key.default
+    if value is None:
+        return "default: the provider's"
+    if isinstance(value, bool):
+        return f"default: {str(value).lower()}"
+    if isinstance(value, Mapping):
+        value = dict(value)
+    elif isinstance(value, tuple):
+        value = [str(item) for item in value]
+    return f"default: {json.dumps(value)}"
+
+
+def _param_name(key: Key) -> str:
+    return "key__" + key.dotted.replace(".", "__")
+
+
+def with_key_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`command` (which takes `ctx` and reads its config through load_config(..., ctx.args)) with
+    every config key as a real option: --help lists them under "Config keys" and completion offers
+    them. Their values reach the command as before, as `--<section>-<key>=VALUE` in ctx.args."""
+    keys = [key for key in config_mod.KEYS.values() if key.section]  # `provider` has --provider already
+
+    @functools.wraps(command)
+    def with_keys(*args: Any, **kwargs: Any) -> None:
+        given = [f"{key.flag}={value}" for key in keys for value in kwargs.pop(_param_name(key)) or ()]
+        ctx: typer.Context = kwargs["ctx"]
+        ctx.args = [*given, *ctx.args]
+        command(*args, **kwargs)
+
+    signature = inspect.signature(command, eval_str=True)
+    parameters = [*signature.parameters.values(), *(_key_option(key) for key in keys)]
+    with_keys.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return with_keys
+
+
+class ConfigCommand(TyperCommand):
+    """A command that reads a config: a malformed command line (an option without its value) is one
+    line and exit 2 like every other refusal, a JSON object on stdout when it asked for --output json."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        wants_json = _asks_for_json(args)
+        try:
+            return super().parse_args(ctx, args)
+        except _USAGE_ERROR as exc:
+            errors_as_json(wants_json)
+            fail(exc.format_message(), EXIT_USAGE, kind="usage")
+
+
+# click's UsageError, found through the one subclass typer exports: recent typer releases carry their
+# own copy of click (typer._click), older ones use click itself, and either raises its own class.
+_USAGE_ERROR: Any = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError")
+
+
+def _asks_for_json(args: list[str]) -> bool:
+    """-o json, --output json, --output=json, -ojson: read before click parses, since parsing is what failed."""
+    for index, arg in enumerate(args):
+        if arg in ("-o", "--output") and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.startswith("--output="):
+            value = arg.partition("=")[2]
+        elif arg.startswith("-o") and not arg.startswith("--"):
+            value = arg[2:]
+        else:
+            continue
+        if value.strip().lower() == Output.json:
+            return True
+    return False
 
 
 def key_flags(args: list[str]) -> list[tuple[str, str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from cloudroutes.errors import EXIT_FAILED, CloudError, CloudroutesError, redact
+from cloudroutes.errors import EXIT_FAILED, EXIT_USAGE, CloudError, CloudroutesError, redact
 
 # Piped or logged output gets room for full ids and CIDRs instead of rich's 80-column default.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -28,10 +29,31 @@ class LogFormat(enum.StrEnum):
     json = "json"
 
 
-def fail(message: str, code: int) -> NoReturn:
+class _Errors:
+    """How this run reports a failure: a line on stderr, or under --output json a JSON object on
+    stdout (a script parsing stdout then always gets JSON). Set per command by `guarded`, and back
+    to text by the app's callback, so an in-process run never inherits the last one's choice."""
+
+    as_json = False
+
+
+def errors_as_json(on: bool) -> None:
+    _Errors.as_json = on
+
+
+def fail(message: str, code: int, *, kind: str | None = None) -> NoReturn:
+    """Report one failure and exit with `code`. `kind`: the error's word for scripts; by default
+    `usage` for exit 2 (the command line or what it asked for) and `error` otherwise."""
     # One line, never wrapped: cron mails and CI logs grep for it. Not every message here went
     # through CloudroutesError (lab errors, --set), so secrets are taken out here too.
-    print(f"error: {redact(message)}", file=sys.stderr, flush=True)
+    if _Errors.as_json:
+        from cloudroutes import render
+
+        line = " ".join(redact(message).split())
+        document = render.error_json(kind or ("usage" if code == EXIT_USAGE else "error"), line)
+        print(json.dumps(document), flush=True)
+    else:
+        print(f"error: {redact(message)}", file=sys.stderr, flush=True)
     raise typer.Exit(code)
 
 
@@ -88,15 +110,19 @@ def setup_logging(verbose: bool, log_format: LogFormat = LogFormat.text) -> None
         logging.getLogger(told_anyway).setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
-def guarded(body: Callable[[], int]) -> NoReturn:
-    """Turn our errors into one line and the documented exit code; never a traceback."""
+def guarded(body: Callable[[], int], output: Output = Output.text) -> NoReturn:
+    """Turn our errors into one line (or, under --output json, one JSON object on stdout) and the
+    documented exit code; never a traceback."""
+    errors_as_json(output is Output.json)
     try:
         code = body()
     except CloudroutesError as exc:
+        if _Errors.as_json:
+            fail(exc.message, exc.exit_code, kind=exc.kind)
         # The kind leads the line unless the message already says it ("permission denied: ...").
         said = exc.message.partition(":")[0]
         prefix = f"{exc.kind}: " if isinstance(exc, CloudError) and exc.kind not in said else ""
-        fail(f"{prefix}{exc.message}", exc.exit_code)
+        fail(f"{prefix}{exc.message}", exc.exit_code, kind=exc.kind)
     except KeyboardInterrupt:
-        fail("interrupted", EXIT_FAILED)
+        fail("interrupted", EXIT_FAILED, kind="interrupted")
     raise typer.Exit(code)

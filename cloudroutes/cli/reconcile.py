@@ -103,4 +103,4 @@ def reconcile(
         metrics_file=metrics_file,
         metrics_port=metrics_port,
     )
-    guarded(lambda: loop.run(settings))
+    guarded(lambda: loop.run(settings), output)

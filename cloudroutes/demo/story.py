@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.rule import Rule
 
-from cloudroutes import engine, render, status
+from cloudroutes import engine, ownership, render, status
 from cloudroutes.config import Config
 from cloudroutes.model import IPNetwork, NodeName
 from cloudroutes.providers.base import Provider
@@ -76,7 +76,13 @@ def _converge(console: Console, world: World, title: str, story: Story) -> tuple
     render.print_apply(console, result)
     rows = status.node_statuses(result.observed, world.config.cluster)  # apply's own read-back
     render.print_status(console, rows)
-    story.acts.append({"title": title, "apply": render.apply_json(result), "nodes": render.status_json(rows)})
+    cluster = world.config.cluster
+    applied = render.apply_json(
+        result,
+        foreign_before=ownership.foreign_routes(planned.observed, cluster),
+        foreign_after=ownership.foreign_routes(result.observed, cluster),
+    )
+    story.acts.append({"title": title, "apply": applied, "nodes": render.status_json(rows)})
     return rows
 
 

@@ -83,6 +83,10 @@ resource "aws_instance" "node" {
   }
 }
 
+# The region this configuration runs in (the provider's, from AWS_REGION or the profile): written
+# into the config so that cloudroutes, run anywhere, talks to the VPC's region.
+data "aws_region" "current" {}
+
 output "cloudroutes_toml" {
   value = <<-EOT
     provider = "aws"
@@ -90,6 +94,7 @@ output "cloudroutes_toml" {
     name = "${var.cluster}"
     cidr = "10.244.0.0/16"
     [aws]
+    region = "${data.aws_region.current.name}"
     vpc_id = "${aws_vpc.main.id}"
   EOT
 }

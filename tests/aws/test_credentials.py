@@ -123,3 +123,15 @@ def test_the_fix_names_the_profile_the_config_chose(world, cli, profile, monkeyp
     result = cli("plan", "--config", str(config))
     assert result.exit_code == 2, result.output
     assert "run `aws sso login --profile dev`" in result.output
+
+
+def test_the_aws_profile_flag_chooses_the_profile(world, cli, profile, monkeypatch):
+    """--aws-profile, like aws.profile: the run uses that profile of the AWS config files (here an
+    SSO profile not logged in, so the one line names it) and nothing reaches the cloud."""
+    profile(SSO_PROFILE)
+    monkeypatch.delenv("AWS_PROFILE")
+    world.sim.reset_calls()
+    result = cli("plan", "--config", world.write_config(), "--aws-profile", "dev")
+    assert result.exit_code == 2, result.output
+    assert "run `aws sso login --profile dev`" in result.output
+    assert world.sim.calls == []

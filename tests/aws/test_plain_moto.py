@@ -3,7 +3,6 @@ someone else through the public API: apply converges and an immediate plan wants
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+
+from tests.cli_output import parse_json
 
 CLI = [sys.executable, "-m", "cloudroutes"]
 
@@ -104,5 +105,5 @@ def test_apply_converges_on_plain_moto(moto_server, tmp_path: Path):
         timeout=120,
     )
     assert again.returncode == 0, again.stdout + again.stderr
-    calls = json.loads(again.stdout)["api_calls"]
+    calls = parse_json("plan", again.stdout)["api_calls"]
     assert set(calls) <= {"DescribeVpcs", "DescribeRouteTables", "DescribeInstances", "GetServiceQuota"}

@@ -79,3 +79,15 @@ def test_editable_install_serves_providers_from_the_source_tree(backend, tmp_pat
     assert Path(found["providers"]).resolve() == ROOT / "providers" / "__init__.py"
     assert Path(found["aws"]).resolve() == ROOT / "providers" / "aws.py"
     assert not found["bare_providers"], "the editable install makes a bare top-level 'providers' importable"
+
+
+def test_the_wheel_ships_every_json_schema(tree_wheel):
+    """`cloudroutes schema NAME` reads its file from the installed package: each must be in the wheel,
+    byte for byte the tree's."""
+    from cloudroutes import render
+
+    wheel = zipfile.ZipFile(tree_wheel)
+    shipped = {n for n in wheel.namelist() if n.startswith("cloudroutes/schemas/")}
+    assert shipped == {f"cloudroutes/schemas/{name}.schema.json" for name in render.SCHEMAS}
+    for name in shipped:
+        assert wheel.read(name) == (builds.ROOT / name).read_bytes()

@@ -340,6 +340,37 @@ def test_executor_spends_writes_through_the_bucket() -> None:
     assert ex.tally.bucket_wait_s == pytest.approx(3.0)
 
 
+def test_rate_limit_wait_is_wall_time_not_the_sum_over_actions() -> None:
+    """Five writes ready at one instant, a bucket of two refilling one a second: the last three start
+    1, 2 and 3 s late. The run was held up 3 s of wall time, the writes 6 s between them;
+    rate_limit_wait_s reports the 3 (the union of the waits), as a stopwatch on the run would."""
+    fake = FakeProvider(nodes=[node(f"n{i}") for i in range(5)])
+    clock = Clock()
+    bucket = TokenBucket(burst=2, rate=1.0, clock=clock, sleep=clock.sleep)
+    ex = Executor(fake, Limits(concurrency=5), bucket=bucket, sleep=clock.sleep, clock=clock)
+    results = ex.run(Plan(actions=tuple(create(ip_network(f"10.244.{i}.0/24"), f"n{i}") for i in range(5))))
+
+    assert all(r.outcome is Outcome.DONE for r in results)
+    assert sorted(r.elapsed_s for r in results) == pytest.approx([0.0, 0.0, 1.0, 2.0, 3.0])
+    assert ex.tally.bucket_wait_s == pytest.approx(3.0), "the wall time at least one write waited"
+
+
+@pytest.mark.parametrize(
+    ("waits", "wall"),
+    [
+        pytest.param([], 0.0, id="none"),
+        pytest.param([(0, 1), (0, 2), (0, 3)], 3.0, id="nested"),
+        pytest.param([(0, 2), (1, 3)], 3.0, id="overlapping"),
+        pytest.param([(0, 1), (5, 6)], 2.0, id="apart"),
+        pytest.param([(5, 6), (0, 1), (0.5, 5.5)], 6.0, id="chained-out-of-order"),
+    ],
+)
+def test_wall_time_of_waits_is_the_union_of_their_intervals(waits: list[tuple[float, float]], wall: float) -> None:
+    from cloudroutes.executor import Tally
+
+    assert Tally(waits=waits).bucket_wait_s == pytest.approx(wall)
+
+
 def test_retries_pay_the_bucket_too() -> None:
     fake = FakeProvider(nodes=[node("a")], on_execute=failing(lambda: Throttled("slow"), times=2))
     clock = Clock(frozen=True)  # only bucket debt shows in the sleeps' sum beyond the backoff

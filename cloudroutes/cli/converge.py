@@ -68,6 +68,7 @@ def _confirm(what: str, yes: bool, changes: int) -> None:
 
 
 def _converge(
+    ctx: typer.Context,
     *,
     destroy: bool,
     config: str | None,
@@ -76,13 +77,20 @@ def _converge(
     provider: str | None,
     yes: bool,
     allow_mass_delete: bool,
-    extra: list[str],
-) -> int:
-    cfg = load_config(config, set_, provider, extra)
-    result = converge_pass(
-        make_provider(cfg), cfg, output=output, yes=yes, allow_mass_delete=allow_mass_delete, destroy=destroy
-    )
-    return EXIT_OK if result.converged else EXIT_FAILED
+    verbose: bool,
+    log_format: LogFormat,
+) -> None:
+    """apply and destroy: one pass, exit 0 when it converged."""
+    setup_logging(verbose, log_format)
+
+    def body() -> int:
+        cfg = load_config(config, set_, provider, ctx.args)
+        result = converge_pass(
+            make_provider(cfg), cfg, output=output, yes=yes, allow_mass_delete=allow_mass_delete, destroy=destroy
+        )
+        return EXIT_OK if result.converged else EXIT_FAILED
+
+    guarded(body, output)
 
 
 def converge_pass(
@@ -139,19 +147,17 @@ def apply(
     log_format: LogFormatOpt = LogFormat.text,
 ) -> None:
     """Make the cloud match: claim subnets, enable forwarding, create, re-point and delete routes."""
-    setup_logging(verbose, log_format)
-    guarded(
-        lambda: _converge(
-            destroy=False,
-            config=config,
-            output=output,
-            set_=set_,
-            provider=provider,
-            yes=yes,
-            allow_mass_delete=allow_mass_delete,
-            extra=ctx.args,
-        ),
-        output,
+    _converge(
+        ctx,
+        destroy=False,
+        config=config,
+        output=output,
+        set_=set_,
+        provider=provider,
+        yes=yes,
+        allow_mass_delete=allow_mass_delete,
+        verbose=verbose,
+        log_format=log_format,
     )
 
 
@@ -166,19 +172,17 @@ def destroy(
     log_format: LogFormatOpt = LogFormat.text,
 ) -> None:
     """Remove every route and subnet record this cluster owns. Forwarding flags are left as they are."""
-    setup_logging(verbose, log_format)
-    guarded(
-        lambda: _converge(
-            destroy=True,
-            config=config,
-            output=output,
-            set_=set_,
-            provider=provider,
-            yes=yes,
-            allow_mass_delete=True,
-            extra=ctx.args,
-        ),
-        output,
+    _converge(
+        ctx,
+        destroy=True,
+        config=config,
+        output=output,
+        set_=set_,
+        provider=provider,
+        yes=yes,
+        allow_mass_delete=True,
+        verbose=verbose,
+        log_format=log_format,
     )
 
 

@@ -41,7 +41,44 @@ class Limiter(Protocol):
     def relieved(self) -> None: ...
 
 
-class TokenBucket:
+class _Learning:
+    """What both limiters share: the share of the cloud's documented rate in force, cut on a
+    throttle (DECREASE, at most once a second: calls in flight are refused together, one signal not
+    twenty; never below MIN_SHARE), won back a step per call that went through (INCREASE)."""
+
+    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._share = 1.0
+        self._cut_at = float("-inf")
+        self._lock = threading.Lock()
+        self.waited = 0.0
+        """Seconds callers spent waiting: the price of staying under the cloud's limit."""
+
+    def throttled(self) -> None:
+        with self._lock:
+            now = self._clock()
+            self._spent_all()
+            if now - self._cut_at >= 1.0:
+                self._share = max(MIN_SHARE, self._share * DECREASE)
+                self._cut_at = now
+
+    def relieved(self) -> None:
+        with self._lock:
+            self._share = min(1.0, self._share + INCREASE)
+
+    def _spent_all(self) -> None:
+        """A throttle's news about what is left (under the lock); nothing by default."""
+
+    def _wait(self, debt: float) -> float:
+        """Sleep off a reservation made under the lock (outside it, so callers queue instead of all
+        waking at once)."""
+        if debt > 0:
+            self._sleep(debt)
+        return debt
+
+
+class TokenBucket(_Learning):
     def __init__(
         self,
         *,
@@ -52,65 +89,44 @@ class TokenBucket:
     ) -> None:
         if burst < 1 or rate <= 0:
             raise ValueError("a token bucket needs burst >= 1 and rate > 0")
+        super().__init__(clock, sleep)
         self._burst = float(burst)
-        self._rate = rate
         self._nominal = rate
-        self._cut_at = float("-inf")
-        self._clock = clock
-        self._sleep = sleep
         self._tokens = float(burst)
         self._stamp = clock()
-        self._lock = threading.Lock()
-        self.waited = 0.0
-        """Seconds callers spent waiting for tokens: the price of staying under the cloud's limit."""
-
-    def take(self) -> float:
-        """Block until one token is ours, and say how long that took. Tokens are reserved under the
-        lock, waited for outside it, so callers arriving together queue up instead of all waking at once."""
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-            self._stamp = now
-            self._tokens -= 1
-            debt = -self._tokens / self._rate if self._tokens < 0 else 0.0
-            self.waited += debt
-        if debt > 0:
-            self._sleep(debt)
-        return debt
-
-    def try_take(self) -> float:
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-            self._stamp = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return 0.0
-            return (1 - self._tokens) / self._rate
 
     @property
     def rate(self) -> float:
         """The refill rate in force: the nominal one, or less after throttled answers."""
-        return self._rate
+        return self._nominal * self._share
 
-    def throttled(self) -> None:
-        """The cloud refused a call for its rate: cut ours (DECREASE), at most once a second (calls in flight
-        are refused together; that is one signal, not twenty), never below a tenth of nominal.
-        The tokens we thought we had are spent: the cloud just said there are none."""
+    def take(self) -> float:
+        """Block until one token is ours, and say how long that took."""
         with self._lock:
-            now = self._clock()
-            self._tokens = min(self._tokens, 0.0)
-            if now - self._cut_at >= 1.0:
-                self._rate = max(self._nominal * MIN_SHARE, self._rate * DECREASE)
-                self._cut_at = now
+            self._refill()
+            self._tokens -= 1
+            debt = -self._tokens / self.rate if self._tokens < 0 else 0.0
+            self.waited += debt
+        return self._wait(debt)
 
-    def relieved(self) -> None:
-        """A call went through: win back a small step of the nominal rate, up to nominal."""
+    def try_take(self) -> float:
         with self._lock:
-            self._rate = min(self._nominal, self._rate + self._nominal * INCREASE)
+            self._refill()
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return 0.0
+            return (1 - self._tokens) / self.rate
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def _spent_all(self) -> None:
+        self._tokens = min(self._tokens, 0.0)  # the cloud just said there are none
 
 
-class WindowQuota:
+class WindowQuota(_Learning):
     """At most `limit` calls in any `window` seconds: GCE counts requests per minute and refills the
     quota at the start of the next one (https://cloud.google.com/compute/api-quota). Not knowing
     where the cloud's minutes start, we keep the stricter rule, any sliding window, which implies
@@ -127,59 +143,41 @@ class WindowQuota:
     ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("a window quota needs limit >= 1 and window > 0")
+        super().__init__(clock, sleep)
         self._nominal = float(limit)
-        self._limit = float(limit)
         self._window = window
-        self._clock = clock
-        self._sleep = sleep
         self._granted: deque[float] = deque()
-        self._cut_at = float("-inf")
-        self._lock = threading.Lock()
-        self.waited = 0.0
 
     @property
     def rate(self) -> float:
-        return self._limit / self._window
+        return self._nominal * self._share / self._window
 
     def take(self) -> float:
-        """The call goes when fewer than `limit` calls were granted in the window before it;
-        the moment is reserved under the lock and waited for outside it."""
+        """The call goes when fewer than `limit` calls were granted in the window before it."""
         with self._lock:
             now = self._clock()
-            while self._granted and self._granted[0] <= now - self._window:
-                self._granted.popleft()
-            limit = max(1, int(self._limit))
-            at = now if len(self._granted) < limit else max(now, self._granted[-limit] + self._window)
+            at = self._next_slot(now)
             self._granted.append(at)
             debt = at - now
             self.waited += debt
-        if debt > 0:
-            self._sleep(debt)
-        return debt
+        return self._wait(debt)
 
     def try_take(self) -> float:
         with self._lock:
             now = self._clock()
-            while self._granted and self._granted[0] <= now - self._window:
-                self._granted.popleft()
-            limit = max(1, int(self._limit))
-            at = now if len(self._granted) < limit else max(now, self._granted[-limit] + self._window)
-            at = max(at, self._granted[-1] if self._granted else at)  # behind moments `take` reserved
-            if at <= now:
-                self._granted.append(now)
-                return 0.0
-            return at - now
+            at = self._next_slot(now)
+            if at > now:
+                return at - now
+            self._granted.append(now)
+            return 0.0
 
-    def throttled(self) -> None:
-        with self._lock:
-            now = self._clock()
-            if now - self._cut_at >= 1.0:
-                self._limit = max(self._nominal * MIN_SHARE, self._limit * DECREASE)
-                self._cut_at = now
-
-    def relieved(self) -> None:
-        with self._lock:
-            self._limit = min(self._nominal, self._limit + self._nominal * INCREASE)
+    def _next_slot(self, now: float) -> float:
+        """The first moment a call may go, after every moment already granted (`take` reserves ahead)."""
+        while self._granted and self._granted[0] <= now - self._window:
+            self._granted.popleft()
+        limit = max(1, int(self._nominal * self._share))
+        at = now if len(self._granted) < limit else max(now, self._granted[-limit] + self._window)
+        return max(at, self._granted[-1]) if self._granted else at
 
 
 DECREASE = 0.7

@@ -8,6 +8,7 @@ the answer is a fresh observation and a fresh plan, never a blind retry of the s
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -99,9 +100,11 @@ def apply(
     allow_mass_delete: bool = False,
     progress: Progress | None = None,
     executor: Executor | None = None,
+    stop: threading.Event | None = None,
 ) -> Report:
-    """Run a confirmed plan; after a conflict observe and plan again, up to limits.conflict_rounds."""
-    executor = executor or Executor(provider, config.limits)
+    """Run a confirmed plan; after a conflict observe and plan again, up to limits.conflict_rounds.
+    `stop`: once set, no new write starts and no new round begins; writes in flight finish."""
+    executor = executor or Executor(provider, config.limits, stop=stop)
     report = Report(first=planned.plan, final=planned.plan, observed=planned.observed)
     calls_before = Counter(provider.api_calls)
     current = planned
@@ -127,7 +130,7 @@ def apply(
             break
         report.final, report.observed = current.plan, current.observed
         conflicts = [r for r in results if r.outcome is Outcome.CONFLICT]
-        if not conflicts or current.plan.empty:
+        if not conflicts or current.plan.empty or executor.stopping:
             break
         log.warning("%d conflict(s): the cloud changed under us; planning again", len(conflicts))
     report.api_calls = Counter(provider.api_calls) - calls_before

@@ -36,8 +36,16 @@ REDACTED = "***"
 # scheme://user:password@host -> scheme://***@host (the user too: it is half of the pair).
 _USERINFO = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,30}://)[^/\s@'\"]+@")
 # ?token=..., &X-Amz-Signature=..., &api_key=...: a query value whose name looks like a secret.
-_QUERY_PAIR = re.compile(r"([?&;][^=&\s#'\"]+=)([^&\s#'\"]+)")
+# A query string on a line of its own (a SigV4 canonical request, in -v logs) has no "?" before it.
+_QUERY_PAIR = re.compile(r"(?m)((?:^|[?&;])[^=&\s#'\"]+=)([^&\s#'\"]+)")
 _SECRET_NAME = re.compile(r"(?i)key|token|secret|passw|pwd|signature|credential|sig|auth")
+# What an SDK's debug log (-v) shows of a request: headers as a dict ('Authorization': b'AWS4-HMAC...'),
+# as lines of a canonical request (x-amz-security-token:...), a bearer token, a SigV4 signature.
+_SECRET_HEADERS = r"authorization|proxy-authorization|x-amz-security-token|x-goog-api-key|cookie|set-cookie"
+_QUOTED_HEADER = re.compile(rf"(?i)(['\"](?:{_SECRET_HEADERS})['\"]\s*:\s*b?)(['\"])(.*?)\2")
+_HEADER_LINE = re.compile(rf"(?im)^(\s*(?:{_SECRET_HEADERS})\s*:\s*)\S.*$")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_SIGNATURE = re.compile(r"(?i)\b(signature=)[0-9a-f]{16,}")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -46,7 +54,11 @@ EXIT_PENDING = 3
 
 
 def redact(text: str) -> str:
-    """`text` without the secrets a URL can carry: userinfo and secret-looking query values."""
+    """`text` without the secrets a URL can carry (userinfo, secret-looking query values) or an SDK's
+    debug log of a request (authorization and token headers, bearer tokens, signatures)."""
+    text = _QUOTED_HEADER.sub(rf"\1\2{REDACTED}\2", text)
+    text = _HEADER_LINE.sub(rf"\1{REDACTED}", text)
+    text = _BEARER.sub(rf"\1{REDACTED}", _SIGNATURE.sub(rf"\1{REDACTED}", text))
     return _QUERY_PAIR.sub(_redact_pair, _USERINFO.sub(rf"\1{REDACTED}@", text))
 
 

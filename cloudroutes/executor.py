@@ -38,6 +38,13 @@ from cloudroutes.ratelimit import Limiter
 log = logging.getLogger("cloudroutes")
 
 Progress = Callable[[ActionResult], None]
+STOPPED = "stopped before it started"
+
+
+class _Stopped(Exception):
+    """An action reached a worker after the stop: it is reported skipped, never started."""
+
+
 POLL_MIN_S = 0.05
 POLL_MAX_S = 1.0
 """Operations are asked about again after a quarter of the oldest one's age, within these bounds:
@@ -73,9 +80,13 @@ class Executor:
         bucket: Limiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        stop: threading.Event | None = None,
     ) -> None:
         """`bucket`: one bucket for every write (a test's fake clock); by default one per family the
-        provider declares, overridden for route writes by limits.write_burst/write_rate."""
+        provider declares, overridden for route writes by limits.write_burst/write_rate.
+        `stop`: once set, no new action starts; those started (and GCE operations in flight) are
+        seen through, the rest are reported skipped (a SIGTERM to `reconcile`)."""
+        self._stop = stop or threading.Event()
         self._provider = provider
         self._limits = limits
         self._policy = retrying.RetryPolicy(attempts=limits.max_attempts, backoff_max=limits.backoff_max)
@@ -97,6 +108,8 @@ class Executor:
             self._sleep(delay)
 
         def attempt() -> Pending | None:
+            if self.stopping:  # queued (or about to retry) when the stop came: not started
+                raise _Stopped
             with self._lock:
                 attempts[action] += 1
             return self._provider.execute(action)
@@ -146,6 +159,10 @@ class Executor:
 
     def now(self) -> float:
         return self._clock()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def pause(self, seconds: float) -> None:
         if seconds > 0:
@@ -204,13 +221,17 @@ class _Run:
                     else:
                         self.settling = False
                         self._settled(future)
-        for index in sorted(self.waiting):  # unreachable in a well-formed plan; never silently dropped
-            self._finish(index, Outcome.SKIPPED, error="what it waits for never ran")
+        # Unreachable in a well-formed plan unless asked to stop; never silently dropped.
+        why = STOPPED if self.ex.stopping else "what it waits for never ran"
+        for index in sorted(self.waiting):
+            self._finish(index, Outcome.SKIPPED, error=why)
         return tuple(self.results[i] for i in self.order)
 
     # -- dispatch ---------------------------------------------------------------------------
 
     def _dispatch(self, pool: ThreadPoolExecutor) -> None:
+        if self.ex.stopping:
+            return  # asked to stop: nothing new starts; what is in flight is still seen through
         for index in sorted(self.waiting):
             ready = self._ready(self.steps[index])
             if ready is None:
@@ -239,6 +260,9 @@ class _Run:
     def _started(self, index: int, future: Future[Any]) -> None:
         try:
             pending: Pending | None = future.result()
+        except _Stopped:
+            self._finish(index, Outcome.SKIPPED, error=STOPPED)
+            return
         except CloudError as exc:
             self._failed(index, exc)
             return
@@ -334,12 +358,24 @@ def _why_skipped(action: Action) -> str:
 def _log(result: ActionResult) -> None:
     level = logging.INFO if result.outcome is Outcome.DONE else logging.WARNING
     extra = f": {result.error}" if result.error else ""
+    action = result.action
+    # For --log-format json: what the line concerns, as fields a log pipeline can filter on.
+    fields = {
+        "action": str(action.kind),
+        "node": action.node or "",
+        "table": action.table or "",
+        "destination": str(action.destination or ""),
+        "outcome": str(result.outcome),
+        "error_kind": result.error_kind,
+        "attempts": result.attempts,
+    }
     log.log(
         level,
         "%s: %s (%d attempt(s), %.2fs)%s",
         result.outcome,
-        result.action.describe(),
+        action.describe(),
         result.attempts,
         result.elapsed_s,
         extra,
+        extra=fields,
     )

@@ -18,7 +18,7 @@ from cloudroutes import providers, retrying
 from cloudroutes.config import Config
 from cloudroutes.errors import Invalid
 from cloudroutes.model import NODE_OBJECT_KINDS, Action, ActionKind, KubeMode, NodeName, NodeObject, Observed
-from cloudroutes.providers.base import Budget, Capabilities, Pending, Provider, Settled
+from cloudroutes.providers.base import ApiError, Budget, Capabilities, Pending, Provider, Settled
 from cloudroutes.providers.kube import WRITE_BURST, WRITE_RATE, KubeNode, NodeCondition, NodeLedger, instance_of
 
 NODE_WRITES = Budget(family="kubernetes", burst=WRITE_BURST, rate=WRITE_RATE)
@@ -40,6 +40,11 @@ class WithNodeObjects:
     @property
     def api_calls(self) -> Mapping[str, int]:
         return {**self._cloud.api_calls, **{f"kubernetes.{op}": n for op, n in self._ledger.api_calls.items()}}
+
+    @property
+    def api_errors(self) -> Mapping[ApiError, int]:
+        ours = {e._replace(operation=f"kubernetes.{e.operation}"): n for e, n in self._ledger.api_errors.items()}
+        return {**self._cloud.api_errors, **ours}
 
     def observe(self) -> Observed:
         observed = self._cloud.observe()

@@ -29,7 +29,7 @@ from cloudroutes.model import (
     TableKey,
 )
 from cloudroutes.providers.aws_api import ROUTE_QUOTA_CODE, Ec2Api
-from cloudroutes.providers.base import Budget, Capabilities, Pending, Settled
+from cloudroutes.providers.base import ApiError, Budget, Capabilities, Pending, Settled
 
 CIDR_TAG = "cloudroutes.io/pod-cidr"
 CIDR_TAG_V6 = "cloudroutes.io/pod-cidr-v6"
@@ -78,6 +78,10 @@ class AwsProvider:
     @property
     def api_calls(self) -> Mapping[str, int]:
         return dict(self._api.calls)
+
+    @property
+    def api_errors(self) -> Mapping[ApiError, int]:
+        return dict(self._api.errors)
 
     # -- observe ---------------------------------------------------------------------------
 

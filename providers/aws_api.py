@@ -7,6 +7,7 @@ no bucket ever saw.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +19,10 @@ from botocore.config import Config as BotoConfig
 from cloudroutes import retrying
 from cloudroutes.errors import Denied
 from cloudroutes.providers.aws_errors import SDK_ERRORS, classify
+from cloudroutes.providers.base import ApiError, api_error
 from cloudroutes.ratelimit import Limiter, TokenBucket
+
+log = logging.getLogger("cloudroutes.providers")
 
 _SDK_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}, max_pool_connections=64)
 ROUTE_QUOTA_CODE = "L-93826ACB"
@@ -43,6 +47,7 @@ class Ec2Api:
         reads: Limiter | None = None,
     ) -> None:
         self.calls: Counter[str] = Counter()
+        self.errors: Counter[ApiError] = Counter()
         self._lock = threading.Lock()
         self._policy = policy or retrying.RetryPolicy()
         self._reads: Limiter = reads or TokenBucket(burst=100, rate=20.0)
@@ -68,6 +73,13 @@ class Ec2Api:
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:
             self.calls[model.name] += 1
+        log.debug("calling %s", model.name, extra={"api_call": model.name})
+
+    def _failed(self, operation: str, error: BaseException) -> None:
+        failed = api_error(operation, error)
+        with self._lock:
+            self.errors[failed] += 1
+        log.debug("%s failed: %s (%s)", operation, failed.code, failed.kind, extra={"api_call": operation})
 
     def write(self, operation: str, **params: Any) -> dict[str, Any]:
         """One try: the executor retries writes by kind under their own budget."""
@@ -75,7 +87,9 @@ class Ec2Api:
             response: dict[str, Any] = getattr(self.ec2, operation)(**params)
             return response
         except SDK_ERRORS as exc:
-            raise classify(exc, profile=self._session.profile_name) from exc
+            error = classify(exc, profile=self._session.profile_name)
+            self._failed(self.ec2.meta.method_to_api_mapping.get(operation, operation), error)
+            raise error from exc
 
     def read(self, operation: str, **params: Any) -> dict[str, Any]:
         return retrying.metered(lambda: self.write(operation, **params), self._policy, self._reads)
@@ -92,12 +106,21 @@ class Ec2Api:
             if not token:
                 return
 
+    def _quota(self, client: Any) -> dict[str, Any]:
+        try:
+            answer: dict[str, Any] = client.get_service_quota(ServiceCode="vpc", QuotaCode=ROUTE_QUOTA_CODE)
+            return answer
+        except SDK_ERRORS as exc:
+            error = classify(exc)
+            self._failed("GetServiceQuota", error)
+            raise error from exc
+
     def route_quota(self) -> float | None:
         """Routes per route table from Service Quotas (L-93826ACB), or None when it cannot tell;
         a refused permission is raised (Denied), never taken for "cannot tell"."""
         try:
             client = self._client("service-quotas")
-            quota = retrying.metered(lambda: _quota(client), self._policy, self._reads)
+            quota = retrying.metered(lambda: self._quota(client), self._policy, self._reads)
             return float(quota["Quota"]["Value"])
         except Denied:
             # The shipped policy grants it: a refusal is a policy to fix, not a limit to guess.
@@ -108,11 +131,3 @@ class Ec2Api:
 
 def _token(token: str | None) -> dict[str, str]:
     return {"NextToken": token} if token else {}
-
-
-def _quota(client: Any) -> dict[str, Any]:
-    try:
-        answer: dict[str, Any] = client.get_service_quota(ServiceCode="vpc", QuotaCode=ROUTE_QUOTA_CODE)
-        return answer
-    except SDK_ERRORS as exc:
-        raise classify(exc) from exc

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from cloudroutes.errors import CloudError
 from cloudroutes.model import Action, ActionKind, Observed
@@ -77,6 +77,23 @@ class Settled:
     next: Pending | None = None
 
 
+class ApiError(NamedTuple):
+    """A cloud API call that failed, as metrics count it."""
+
+    operation: str
+    """As `api_calls` names it (DescribeRouteTables, routes.insert, kubernetes.nodes.patch)."""
+    code: str
+    """The cloud's own error code (RequestLimitExceeded, rateLimitExceeded, 409), else the error kind."""
+    kind: str
+    """The engine's error kind (throttled, transient, conflict, ...)."""
+
+
+def api_error(operation: str, error: BaseException) -> ApiError:
+    """How a failed call is counted: any error, ours (with the cloud's code) or one never classified."""
+    kind = str(getattr(error, "kind", "error"))
+    return ApiError(operation=operation, code=str(getattr(error, "code", "") or kind), kind=kind)
+
+
 class Provider(Protocol):
     @property
     def capabilities(self) -> Capabilities: ...
@@ -103,4 +120,9 @@ class Provider(Protocol):
     @property
     def api_calls(self) -> Mapping[str, int]:
         """Cloud API calls made so far, by operation name, for reports and efficiency tests."""
+        ...
+
+    @property
+    def api_errors(self) -> Mapping[ApiError, int]:
+        """Those of `api_calls` that failed (refused, throttled, unanswered), by operation and code."""
         ...

@@ -37,7 +37,7 @@ from cloudroutes.model import (
     TableKey,
 )
 from cloudroutes.providers import gce_names as names
-from cloudroutes.providers.base import Budget, Capabilities, Pending, Settled
+from cloudroutes.providers.base import ApiError, Budget, Capabilities, Pending, Settled
 from cloudroutes.providers.gce_api import GLOBAL, PAGE_SIZE, ComputeApi
 from cloudroutes.providers.gce_errors import operation_error
 
@@ -118,6 +118,10 @@ class GceProvider:
     @property
     def api_calls(self) -> Mapping[str, int]:
         return dict(self._api.calls)
+
+    @property
+    def api_errors(self) -> Mapping[ApiError, int]:
+        return dict(self._api.errors)
 
     # -- observe ---------------------------------------------------------------------------
 

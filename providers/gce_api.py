@@ -11,6 +11,7 @@ such call spends a token of the poll budget, because the Kubernetes GCE provider
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -18,8 +19,11 @@ from typing import Any
 
 from cloudroutes import retrying
 from cloudroutes.errors import CloudroutesError
+from cloudroutes.providers.base import ApiError, api_error
 from cloudroutes.providers.gce_errors import classify
 from cloudroutes.ratelimit import Limiter, TokenBucket
+
+log = logging.getLogger("cloudroutes.providers")
 
 PAGE_SIZE = 500
 BATCH = 50
@@ -44,6 +48,7 @@ class ComputeApi:
 
         self.project = project
         self.calls: Counter[str] = Counter()
+        self.errors: Counter[ApiError] = Counter()
         self._lock = threading.Lock()
         self._policy = policy or retrying.RetryPolicy()
         self._reads: Limiter = reads or TokenBucket(burst=300, rate=20.0)
@@ -72,16 +77,26 @@ class ComputeApi:
     def _count(self, operation: str) -> None:
         with self._lock:
             self.calls[operation] += 1
+        log.debug("calling %s", operation, extra={"api_call": operation})
+
+    def _failed(self, operation: str, error: BaseException) -> None:
+        failed = api_error(operation, error)
+        with self._lock:
+            self.errors[failed] += 1
+        log.debug("%s failed: %s (%s)", operation, failed.code, failed.kind, extra={"api_call": operation})
 
     def write(self, name: str, method: Callable[..., Any], **request: Any) -> Any:
         """One try: the executor retries writes by kind under their own budget."""
         self._count(name)
         try:
             return method(**request)
-        except CloudroutesError:
+        except CloudroutesError as exc:
+            self._failed(name, exc)
             raise
         except Exception as exc:  # every SDK error is mapped in one place
-            raise classify(exc, method=name) from exc
+            error = classify(exc, method=name)
+            self._failed(name, error)
+            raise error from exc
 
     def read(self, name: str, method: Callable[..., Any], **request: Any) -> Any:
         return retrying.metered(lambda: self.write(name, method, **request), self._policy, self._reads)
@@ -99,10 +114,13 @@ class ComputeApi:
                 if number:
                     self._count(name)
                 yield page
-        except CloudroutesError:
+        except CloudroutesError as exc:
+            self._failed(name, exc)
             raise
         except Exception as exc:
-            raise classify(exc, method=name) from exc
+            error = classify(exc, method=name)
+            self._failed(name, error)
+            raise error from exc
 
     def operations(self, handles: Iterable[str]) -> dict[str, Any]:
         """The current state of operations named `scope/name` (scope: a zone, or "global"), by handle,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cloudroutes import errors
 from cloudroutes.model import IPNetwork
+from cloudroutes.providers.base import ApiError
 from cloudroutes.providers.kube_api import MERGE_PATCH, STRATEGIC_PATCH, KubeApi, resolve
 from cloudroutes.ratelimit import TokenBucket
 
@@ -82,6 +83,11 @@ class NodeLedger(Protocol):
     @property
     def api_calls(self) -> Mapping[str, int]:
         """Kubernetes API calls made so far, by operation (nodes.list counts pages)."""
+        ...
+
+    @property
+    def api_errors(self) -> Mapping[ApiError, int]:
+        """Those of `api_calls` that failed, by operation and code."""
         ...
 
 
@@ -177,6 +183,10 @@ class KubeNodes:
     @property
     def api_calls(self) -> Mapping[str, int]:
         return dict(self._api.calls)
+
+    @property
+    def api_errors(self) -> Mapping[ApiError, int]:
+        return dict(self._api.errors)
 
     def close(self) -> None:
         self._api.close()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cloudroutes import errors
+from cloudroutes.providers.base import ApiError, api_error
 from cloudroutes.providers.kube_errors import CONFIG_HINT, classify, from_response
 from cloudroutes.ratelimit import TokenBucket
 
@@ -162,6 +163,7 @@ class KubeApi:
 
         self.source = source
         self.calls: Counter[str] = Counter()
+        self.errors: Counter[ApiError] = Counter()
         self._lock = threading.Lock()
         self._writes = writes
         try:
@@ -174,6 +176,10 @@ class KubeApi:
     def _count(self, request: Any) -> None:
         with self._lock:
             self.calls[_operation(request.method, request.url.path)] += 1
+
+    def _failed(self, method: str, path: str, error: BaseException) -> None:
+        with self._lock:
+            self.errors[api_error(_operation(method, path), error)] += 1
 
     def close(self) -> None:
         self._http.close()
@@ -209,9 +215,13 @@ class KubeApi:
         try:
             response = self._http.request(method, path, params=params, content=content, headers=headers)
         except Exception as exc:
-            raise classify(exc) from exc
+            error = classify(exc)
+            self._failed(method, path, error)
+            raise error from exc
         if response.status_code >= 400:
-            raise from_response(response.status_code, response.content, response.headers)
+            refused = from_response(response.status_code, response.content, response.headers)
+            self._failed(method, path, refused)
+            raise refused
         try:
             payload = response.json()
         except ValueError as exc:

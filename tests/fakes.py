@@ -34,7 +34,7 @@ from cloudroutes.model import (
     Table,
     TableKey,
 )
-from cloudroutes.providers.base import Budget, Capabilities, Pending, Settled
+from cloudroutes.providers.base import ApiError, Budget, Capabilities, Pending, Settled, api_error
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -135,6 +135,7 @@ class FakeProvider:
         self.peak_operations = 0
         """The most operations ever in flight at once."""
         self._counts: Counter[str] = Counter()
+        self._errors: Counter[ApiError] = Counter()
         self._lock = threading.RLock()
 
     @classmethod
@@ -154,6 +155,11 @@ class FakeProvider:
     def api_calls(self) -> Mapping[str, int]:
         with self._lock:
             return dict(self._counts)
+
+    @property
+    def api_errors(self) -> Mapping[ApiError, int]:
+        with self._lock:
+            return dict(self._errors)
 
     def observe(self) -> Observed:
         with self._lock:
@@ -177,7 +183,12 @@ class FakeProvider:
             self.calls.append(action)
             self._counts[str(action.kind)] += 1
         if self.on_execute is not None:
-            self.on_execute(action)
+            try:
+                self.on_execute(action)
+            except CloudError as exc:
+                with self._lock:
+                    self._errors[api_error(str(action.kind), exc)] += 1
+                raise
         with self._lock:
             if self.operation_polls:
                 handle = f"op-{len(self.calls)}"

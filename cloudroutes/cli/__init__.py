@@ -1,4 +1,4 @@
-"""The command line: plan, apply, status, destroy, demo, sim, node-cidr, lab.
+"""The command line: plan, apply, status, destroy, reconcile, demo, sim, node-cidr, lab.
 
 Exit codes: 0 done or converged; 1 a cloud or runtime failure; 2 invalid usage, config or
 input (nothing written); 3 changes pending (`plan --detailed-exitcode`, `status --check`) or a
@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cloudroutes.cli import converge, node, sandbox
+from cloudroutes.cli import converge, node, reconcile, sandbox
 from cloudroutes.cli.options import KEY_FLAGS_CONTEXT
 from cloudroutes.cli.output import out
 from cloudroutes.errors import EXIT_OK
@@ -50,6 +50,7 @@ def _main(
 for command in (converge.plan, converge.apply, converge.destroy):
     app.command(context_settings=KEY_FLAGS_CONTEXT)(command)
 app.command("status", context_settings=KEY_FLAGS_CONTEXT)(converge.status_cmd)
+app.command("reconcile", context_settings=KEY_FLAGS_CONTEXT)(reconcile.reconcile)
 app.command()(sandbox.demo)
 app.command("node-cidr")(node.node_cidr)
 app.add_typer(sim_app, name="sim")

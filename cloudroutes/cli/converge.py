@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ import typer
 from cloudroutes import engine, ownership, render, status
 from cloudroutes.cli.options import (
     ConfigOpt,
+    LogFormatOpt,
     OutputOpt,
     ProviderOpt,
     SetOpt,
@@ -17,8 +19,10 @@ from cloudroutes.cli.options import (
     load_config,
     make_provider,
 )
-from cloudroutes.cli.output import Output, err, fail, guarded, out, setup_logging
+from cloudroutes.cli.output import LogFormat, Output, err, fail, guarded, out, setup_logging
+from cloudroutes.config import Config
 from cloudroutes.errors import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE
+from cloudroutes.providers.base import Provider
 
 
 def plan(
@@ -31,9 +35,10 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 3 when changes are pending, 0 when none.")
     ] = False,
     verbose: VerboseOpt = False,
+    log_format: LogFormatOpt = LogFormat.text,
 ) -> None:
     """Show what apply would change. Reads the cloud, writes nothing."""
-    setup_logging(verbose)
+    setup_logging(verbose, log_format)
 
     def body() -> int:
         cfg = load_config(config, set_, provider, ctx.args)
@@ -74,7 +79,24 @@ def _converge(
     extra: list[str],
 ) -> int:
     cfg = load_config(config, set_, provider, extra)
-    cloud = make_provider(cfg)
+    result = converge_pass(
+        make_provider(cfg), cfg, output=output, yes=yes, allow_mass_delete=allow_mass_delete, destroy=destroy
+    )
+    return EXIT_OK if result.converged else EXIT_FAILED
+
+
+def converge_pass(
+    cloud: Provider,
+    cfg: Config,
+    *,
+    output: Output,
+    yes: bool,
+    allow_mass_delete: bool,
+    destroy: bool = False,
+    stop: threading.Event | None = None,
+) -> engine.Report:
+    """One pass of apply (or destroy), printed: the plan, then the report. `stop`: once set, no new
+    write starts (the ones in flight finish), as `reconcile` wants on SIGTERM."""
     planned = engine.make_plan(cloud, cfg, destroy=destroy)
     engine.guard(planned.plan, cfg, allow_mass_delete=allow_mass_delete or destroy)
     if output is Output.text:
@@ -83,13 +105,15 @@ def _converge(
     from cloudroutes.progress import progress_bar
 
     with progress_bar(err, len(planned.plan.actions), enabled=output is Output.text) as tick:
-        result = engine.apply(cloud, cfg, planned, destroy=destroy, allow_mass_delete=allow_mass_delete, progress=tick)
+        result = engine.apply(
+            cloud, cfg, planned, destroy=destroy, allow_mass_delete=allow_mass_delete, progress=tick, stop=stop
+        )
     if output is Output.json:
         doc = {"command": "destroy" if destroy else "apply", "provider": cfg.provider, "cluster": cfg.cluster.name}
         out.print(render.dumps(doc | render.apply_json(result)), markup=False)
     else:
         render.print_apply(out, result)
-    return EXIT_OK if result.converged else EXIT_FAILED
+    return result
 
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required when stdin is not a terminal.")]
@@ -107,9 +131,10 @@ def apply(
     yes: YesOpt = False,
     allow_mass_delete: MassOpt = False,
     verbose: VerboseOpt = False,
+    log_format: LogFormatOpt = LogFormat.text,
 ) -> None:
     """Make the cloud match: claim subnets, enable forwarding, create, re-point and delete routes."""
-    setup_logging(verbose)
+    setup_logging(verbose, log_format)
     guarded(
         lambda: _converge(
             destroy=False,
@@ -132,9 +157,10 @@ def destroy(
     provider: ProviderOpt = None,
     yes: YesOpt = False,
     verbose: VerboseOpt = False,
+    log_format: LogFormatOpt = LogFormat.text,
 ) -> None:
     """Remove every route and subnet record this cluster owns. Forwarding flags are left as they are."""
-    setup_logging(verbose)
+    setup_logging(verbose, log_format)
     guarded(
         lambda: _converge(
             destroy=True,
@@ -159,9 +185,10 @@ def status_cmd(
         bool, typer.Option("--check", help="Exit 3 unless converged and every running node is ready.")
     ] = False,
     verbose: VerboseOpt = False,
+    log_format: LogFormatOpt = LogFormat.text,
 ) -> None:
     """Per node: its subnet, its routes, its forwarding flag, and whether it is ready."""
-    setup_logging(verbose)
+    setup_logging(verbose, log_format)
 
     def body() -> int:
         cfg = load_config(config, set_, provider, ctx.args)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cloudroutes import config as config_mod
-from cloudroutes.cli.output import Output, fail
+from cloudroutes.cli.output import LogFormat, Output, fail
 from cloudroutes.errors import EXIT_USAGE, ConfigError
 from cloudroutes.providers.base import Provider
 
@@ -67,7 +67,33 @@ def key_flags(args: list[str]) -> list[tuple[str, str, str]]:
 
 
 ProviderOpt = Annotated[str | None, typer.Option("--provider", help="aws or gce (overrides the config).")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log every cloud action to stderr.")]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        "--debug",
+        help="Log every cloud action to stderr, and the cloud SDKs' own debug logs (secrets redacted).",
+    ),
+]
+
+
+def _log_format(value: str) -> LogFormat:
+    try:
+        return LogFormat(str(value).strip().lower())
+    except ValueError:
+        fail(f"--log-format must be one of {', '.join(LogFormat)} (got {value!r})", EXIT_USAGE)
+
+
+LogFormatOpt = Annotated[
+    LogFormat,
+    typer.Option(
+        "--log-format",
+        parser=_log_format,
+        metavar="text|json",
+        help="Logs on stderr: text for people, json for log pipelines (one object per line).",
+    ),
+]
 
 
 def load_config(

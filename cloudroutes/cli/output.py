@@ -23,6 +23,11 @@ class Output(enum.StrEnum):
     json = "json"
 
 
+class LogFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
 def fail(message: str, code: int) -> NoReturn:
     # One line, never wrapped: cron mails and CI logs grep for it. Not every message here went
     # through CloudroutesError (lab errors, --set), so secrets are taken out here too.
@@ -43,22 +48,44 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+_HANDLER = "cloudroutes-stderr"
+SDK_LOGGERS = ("botocore", "boto3", "urllib3", "google", "google_auth_httplib2", "httpx2", "httpcore")
+"""The cloud SDKs' own loggers: quiet by default, at DEBUG with -v (their requests, retries, answers)."""
+
+
+def setup_logging(verbose: bool, log_format: LogFormat = LogFormat.text) -> None:
+    """Logs go to stderr: text by default, one JSON object per line with --log-format json.
+    -v: every action (INFO) and the SDKs' debug logs; either way secrets are redacted."""
+    root = logging.getLogger()
+    if not root.handlers:  # as logging.basicConfig: a host that already logs (pytest) keeps its handlers
+        ours = logging.StreamHandler(sys.stderr)
+        ours.set_name(_HANDLER)
+        root.addHandler(ours)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    formatter: logging.Formatter
+    if log_format is LogFormat.json:
+        from cloudroutes.cli.jsonlog import JsonFormatter
+
+        formatter = JsonFormatter()
+    else:
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     # On the handlers, not a logger: a logger's filter never sees its children's records.
-    for handler in logging.getLogger().handlers:
+    for handler in root.handlers:
+        if handler.get_name() == _HANDLER:
+            handler.setFormatter(formatter)
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
-    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "google"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # -v: cloudroutes' own debug lines too (every API call it makes, by operation).
+    logging.getLogger("cloudroutes").setLevel(logging.DEBUG if verbose else logging.NOTSET)
+    for sdk in SDK_LOGGERS:
+        logging.getLogger(sdk).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # The embedded clouds' own servers, when they run in this process: their request lines are not ours.
+    for server in ("werkzeug", "moto"):
+        logging.getLogger(server).setLevel(logging.WARNING)
     # A failed SSO or credential refresh is logged by botocore with a traceback, then raised; the
     # raised error becomes our one line naming the fix, so the log only buries it.
     for told_anyway in ("botocore.credentials", "botocore.tokens"):
-        logging.getLogger(told_anyway).setLevel(logging.ERROR)
+        logging.getLogger(told_anyway).setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
 def guarded(body: Callable[[], int]) -> NoReturn:

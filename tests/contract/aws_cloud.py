@@ -64,6 +64,8 @@ class AwsCloud:
     TARGET_STOPPED = "blackhole"
     TARGET_GONE = "blackhole"
     ROUTE_QUOTA = "L-93826ACB"
+    READ_GRANT = "ReadTheNetwork"
+    DENIED_CODES = frozenset({"UnauthorizedOperation"})
 
     def __init__(self, world: aws_world.World, igw: str) -> None:
         self.world = world

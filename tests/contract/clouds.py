@@ -49,6 +49,10 @@ class Cloud(Protocol):
     """The cloud's word for a route whose VM no longer exists."""
     ROUTE_QUOTA: str
     """How the cloud names the route quota; a refusal for lack of room names it."""
+    READ_GRANT: str
+    """The part of the shipped grants (see `grants`) without which no observation can be made."""
+    DENIED_CODES: frozenset[str]
+    """The cloud's error codes for a refused permission, as the metrics count them."""
 
     # -- the world -------------------------------------------------------------------------
 

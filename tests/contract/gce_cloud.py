@@ -47,6 +47,8 @@ class GceCloud:
     TARGET_STOPPED = "NEXT_HOP_NOT_RUNNING"
     TARGET_GONE = "NEXT_HOP_INSTANCE_NOT_FOUND"
     ROUTE_QUOTA = "ROUTES"
+    READ_GRANT = "compute.routes.list"
+    DENIED_CODES = frozenset({"forbidden"})
 
     def __init__(self, world: gce_world.World) -> None:
         self.world = world

@@ -30,6 +30,25 @@ users = st.text(alphabet=st.characters(codec="ascii", categories=["L", "N"]), mi
         ),
         pytest.param("http://h/?api_key=k1&token=t1#top", "http://h/?api_key=***&token=***#top", id="key-and-token"),
         pytest.param("https://h/p?sig=abc&password=pw", "https://h/p?sig=***&password=***", id="sig-and-password"),
+        # What `-v` shows of a request in botocore's and urllib3's debug logs.
+        pytest.param(
+            "headers={'Authorization': b'AWS4-HMAC-SHA256 Credential=AKID/x, Signature=0a1b2c3d4e5f6071829', "
+            "'X-Amz-Security-Token': b'FQoGZXIvYXdz', 'Content-Length': '42'}",
+            "headers={'Authorization': b'***', 'X-Amz-Security-Token': b'***', 'Content-Length': '42'}",
+            id="sdk-request-headers",
+        ),
+        pytest.param(
+            "CanonicalRequest:\nPOST\n/\n\nhost:ec2\nx-amz-security-token:FQoGZXIvYXdz\n",
+            "CanonicalRequest:\nPOST\n/\n\nhost:ec2\nx-amz-security-token:***\n",
+            id="canonical-request-line",
+        ),
+        pytest.param("Authorization: Bearer ya29.a0AfH6SMB", "Authorization: ***", id="bearer-header"),
+        pytest.param("token Bearer ya29.a0AfH6SMB refused", "token Bearer *** refused", id="bearer-anywhere"),
+        pytest.param(
+            "string to sign ..., Signature=0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+            "string to sign ..., Signature=***",
+            id="sigv4-signature",
+        ),
     ],
 )
 def test_secrets_in_urls_are_redacted(text, redacted):

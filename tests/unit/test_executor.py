@@ -474,3 +474,21 @@ def test_a_route_waits_for_its_claim_to_land_not_for_its_operation_to_end() -> N
     results = ex.run(Plan(actions=actions))
     assert all(r.outcome is Outcome.DONE for r in results)
     assert fake.peak_operations == 2, "the route's operation started while the label's was still running"
+
+
+def test_once_stopped_no_new_write_starts_and_the_one_in_flight_finishes() -> None:
+    """reconcile's SIGTERM: the write under way lands, nothing after it starts, nothing is dropped."""
+    stop = threading.Event()
+    fake = FakeProvider(nodes=[node("a"), node("b"), node("c")], on_execute=lambda action: stop.set())
+    plan = Plan(actions=(create(A0, "a"), create(A1, "b"), create(A2, "c")))
+    clock = Clock()
+    limits = Limits(concurrency=1)
+    bucket = TokenBucket(burst=1000, rate=1000.0, clock=clock, sleep=clock.sleep)
+    ex = Executor(fake, limits, bucket=bucket, sleep=clock.sleep, clock=clock, stop=stop)
+
+    results = ex.run(plan)
+
+    assert len(fake.calls) == 1, "only the write already started when the stop came"
+    assert len(fake.table("rt-a")) == 1, "and it landed"
+    assert sorted(r.outcome for r in results) == [Outcome.DONE, Outcome.SKIPPED, Outcome.SKIPPED]
+    assert {r.error for r in results if r.outcome is Outcome.SKIPPED} == {"stopped before it started"}

@@ -71,7 +71,10 @@ def candidates(env: Mapping[str, str], home: Path, opt: Path) -> Iterator[tuple[
             yield f"filesystem_mirror {path} ({cli_config})", path
     data_home = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
     data_dirs = [Path(d) for d in (env.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share").split(":") if d]
-    for directory in [home / ".terraform.d" / "plugins", *(d / "terraform" / "plugins" for d in [data_home, *data_dirs])]:
+    for directory in [
+        home / ".terraform.d" / "plugins",
+        *(d / "terraform" / "plugins" for d in [data_home, *data_dirs]),
+    ]:
         yield str(directory), directory
     yield f"{opt}/**/{AWS} (three levels deep)", opt
 

@@ -88,38 +88,6 @@ def test_aws_example_validates_with_a_local_provider(aws_workdir: Workdir) -> No
     assert json.loads(validate.stdout)["valid"], validate.stdout
 
 
-def test_aws_example_speaks_the_products_names():
-    text = (EXAMPLES / "aws" / "main.tf").read_text()
-    assert aws.CIDR_TAG in text and aws.CIDR_TAG_V6 in text
-    assert "kubernetes.io/cluster/${var.cluster}" in text
-
-
-def test_the_aws_example_attaches_the_shipped_policy_with_every_blank_filled():
-    iam_tf = (EXAMPLES / "aws" / "iam.tf").read_text()
-    assert 'templatefile("${path.module}/iam-policy.json"' in iam_tf
-    blanks = set(re.findall(r"\$\{(\w+)\}", (EXAMPLES / "aws" / "iam-policy.json").read_text()))
-    assert blanks == {"cluster_name", "vpc_id"}
-    assert all(re.search(rf"^\s*{b}\s*=", iam_tf, re.M) for b in blanks), iam_tf
-    assert "aws_iam_policy_document" not in (EXAMPLES / "aws" / "main.tf").read_text(), "one policy, the shipped one"
-    assert "terraform-examples/aws/iam-policy.json" in (ROOT / "README.md").read_text()
-
-
-def test_the_gce_role_lists_every_permission_the_provider_names_and_the_example_uses_it():
-    role = yaml.safe_load((EXAMPLES / "gce" / "cloudroutes-role.yaml").read_text())
-    # routes.insert needs compute.networks.updatePolicy beside compute.routes.create
-    # (https://cloud.google.com/vpc/docs/audit-logging); every other method needs one permission.
-    assert set(role["includedPermissions"]) == set(gce_errors.PERMISSIONS.values()) | {"compute.networks.updatePolicy"}
-    assert len(role["includedPermissions"]) == len(set(role["includedPermissions"]))
-    assert 'yamldecode(file("${path.module}/cloudroutes-role.yaml"))' in (EXAMPLES / "gce" / "iam.tf").read_text()
-    assert "terraform-examples/gce/cloudroutes-role.yaml" in (ROOT / "README.md").read_text()
-
-
-def test_gce_example_speaks_the_products_names():
-    text = (EXAMPLES / "gce" / "main.tf").read_text()
-    assert gce_names.CIDR_LABEL in text and gce_names.CIDR_LABEL_V6 in text
-    assert f"{gce_names.CLUSTER_LABEL} = var.cluster" in text
-
-
 SIM_PROVIDER = """\
 # Test only: the provider pointed at the embedded EC2 cloud, whose one port answers EC2, IAM and STS.
 variable "sim_endpoint" {
@@ -227,3 +195,35 @@ def _vpc_of(config: Path) -> str:
     found = re.search(r'vpc_id = "(vpc-[0-9a-f]+)"', config.read_text())
     assert found, config.read_text()
     return found.group(1)
+
+
+def test_aws_example_speaks_the_products_names():
+    text = (EXAMPLES / "aws" / "main.tf").read_text()
+    assert aws.CIDR_TAG in text and aws.CIDR_TAG_V6 in text
+    assert "kubernetes.io/cluster/${var.cluster}" in text
+
+
+def test_the_aws_example_attaches_the_shipped_policy_with_every_blank_filled():
+    iam_tf = (EXAMPLES / "aws" / "iam.tf").read_text()
+    assert 'templatefile("${path.module}/iam-policy.json"' in iam_tf
+    blanks = set(re.findall(r"\$\{(\w+)\}", (EXAMPLES / "aws" / "iam-policy.json").read_text()))
+    assert blanks == {"cluster_name", "vpc_id"}
+    assert all(re.search(rf"^\s*{b}\s*=", iam_tf, re.M) for b in blanks), iam_tf
+    assert "aws_iam_policy_document" not in (EXAMPLES / "aws" / "main.tf").read_text(), "one policy, the shipped one"
+    assert "terraform-examples/aws/iam-policy.json" in (ROOT / "README.md").read_text()
+
+
+def test_the_gce_role_lists_every_permission_the_provider_names_and_the_example_uses_it():
+    role = yaml.safe_load((EXAMPLES / "gce" / "cloudroutes-role.yaml").read_text())
+    # routes.insert needs compute.networks.updatePolicy beside compute.routes.create
+    # (https://cloud.google.com/vpc/docs/audit-logging); every other method needs one permission.
+    assert set(role["includedPermissions"]) == set(gce_errors.PERMISSIONS.values()) | {"compute.networks.updatePolicy"}
+    assert len(role["includedPermissions"]) == len(set(role["includedPermissions"]))
+    assert 'yamldecode(file("${path.module}/cloudroutes-role.yaml"))' in (EXAMPLES / "gce" / "iam.tf").read_text()
+    assert "terraform-examples/gce/cloudroutes-role.yaml" in (ROOT / "README.md").read_text()
+
+
+def test_gce_example_speaks_the_products_names():
+    text = (EXAMPLES / "gce" / "main.tf").read_text()
+    assert gce_names.CIDR_LABEL in text and gce_names.CIDR_LABEL_V6 in text
+    assert f"{gce_names.CLUSTER_LABEL} = var.cluster" in text

@@ -35,7 +35,13 @@ def find(tmp_path: Path, **env: str) -> terraform_mirror.Found:
 def test_nothing_anywhere_names_every_place_looked(tmp_path: Path) -> None:
     found = find(tmp_path, TF_PLUGIN_DIR=str(tmp_path / "nope"))
     assert found.mirror is None
-    for place in ("$TF_PLUGIN_DIR=", ".terraform.d/plugins", "data/terraform/plugins", ".local/share/terraform/plugins", "opt/**/"):
+    for place in (
+        "$TF_PLUGIN_DIR=",
+        ".terraform.d/plugins",
+        "data/terraform/plugins",
+        ".local/share/terraform/plugins",
+        "opt/**/",
+    ):
         assert place in found.reason, found.reason
 
 
@@ -58,8 +64,8 @@ def test_the_cli_configs_filesystem_mirror(tmp_path: Path) -> None:
     rc = tmp_path / "cli.tfrc"
     rc.write_text(
         "provider_installation {\n"
-        '  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/*/*"]\n  }\n'
-        '  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n}\n' % mirror
+        f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["registry.terraform.io/*/*"]\n  }}\n'
+        '  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n}\n'
     )
     assert find(tmp_path, TF_CLI_CONFIG_FILE=str(rc)).mirror == mirror
 

@@ -302,3 +302,45 @@ def test_what_the_dockerfile_copies_builds_the_wheel_with_the_entry_point(tmp_pa
     assert "cloudroutes/providers/aws.py" in names and "cloudroutes/cli/reconcile.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "cloudroutes = cloudroutes.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+# -- the README's walkthrough ----------------------------------------------------------------------
+
+
+def test_the_readmes_walkthrough_converges_the_embedded_cloud_from_the_config_file_alone(tmp_path: Path) -> None:
+    """Step 1 of "Running it unattended": the config file the README writes from `sim aws`'s exports,
+    and its one-pass command line run with an empty environment (as cron runs it), converge the
+    embedded cloud and write the metrics file; a second pass writes nothing."""
+    from string import Template
+
+    from cloudroutes.sim.ec2 import Ec2Sim, seed
+
+    readme = (ROOT / "README.md").read_text()
+    (template,) = re.findall(r"<<TOML\n(.*?\n)TOML\n", readme, re.S)
+    (one_pass,) = [a for a in ex.argv_in_markdown(ROOT / "README.md") if "--metrics-file" in a]
+    with Ec2Sim() as sim:
+        seeded = seed.cluster(sim.client(), cluster="demo", nodes=2)
+        # What `cloudroutes sim aws` prints (cloudroutes/cli/sandbox.py).
+        exports = sim.env() | {
+            "CLOUDROUTES_CLUSTER_NAME": "demo",
+            "CLOUDROUTES_CLUSTER_CIDR": "10.244.0.0/16",
+            "CLOUDROUTES_AWS_VPC_ID": seeded.vpc_id,
+        }
+        config = tmp_path / "cloudroutes.toml"
+        config.write_text(Template(template).substitute(exports))
+        metrics = tmp_path / "textfile" / "cloudroutes.prom"
+        metrics.parent.mkdir()
+        places = {"/etc/cloudroutes/cloudroutes.toml": str(config), TEXTFILE: str(metrics)}
+        argv = [str(BIN / "cloudroutes"), *(places.get(arg, arg) for arg in one_pass[1:])]
+
+        def run() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(argv, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=120)
+
+        first = run()
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert re.search(r"^cloudroutes_\w+", metrics.read_text(), re.M), metrics.read_text()
+        assert sim.writes(), "the first pass converged the cloud"
+        sim.reset_calls()
+        again = run()
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert sim.writes() == [], "converged: a second pass writes nothing"

@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cloudroutes import guards, nodeobjects, planner
 from cloudroutes.config import Config
 from cloudroutes.errors import CloudroutesError, GuardError
 from cloudroutes.executor import Executor, Progress
-from cloudroutes.model import ActionResult, KubeMode, Observed, Outcome, Plan
+from cloudroutes.model import Action, ActionResult, KubeMode, Observed, Outcome, Plan
 from cloudroutes.providers.base import Provider
 
 log = logging.getLogger("cloudroutes")
+
+READ_BACK_WAITS = (0.25, 0.5, 1.0, 2.0, 4.0)
+"""Seconds to wait before reading back again while the read-back does not show writes that
+succeeded. EC2 is eventually consistent: a Describe may show a resource as it was before a write
+for a while (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html), and a pass
+that took that for drift would report a converged cluster as unconverged and the next pass would
+write it all again."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +81,7 @@ def make_plan(provider: Provider, config: Config, *, destroy: bool = False) -> P
     guards.preflight(observed, config.cluster)
     if destroy:  # Node objects stay as they are: their podCIDRs cannot be cleared
         return Planned(observed=observed, plan=planner.plan_destroy(observed, config.cluster))
+    guards.neighbours(observed, config.cluster)
     mode = config.kubernetes.kube_mode
     nodeobjects.preflight(observed, config.cluster, mode)
     if mode is KubeMode.ADOPT:
@@ -100,6 +110,7 @@ def apply(
     allow_mass_delete: bool = False,
     progress: Progress | None = None,
     executor: Executor | None = None,
+    sleep: Callable[[float], None] = time.sleep,
     stop: threading.Event | None = None,
 ) -> Report:
     """Run a confirmed plan; after a conflict observe and plan again, up to limits.conflict_rounds.
@@ -122,7 +133,7 @@ def apply(
         report.results += results
         report.rounds = round_number
         try:
-            current = make_plan(provider, config, destroy=destroy)
+            current = _read_back(provider, config, results, destroy=destroy, sleep=sleep)
         except CloudroutesError as exc:
             # Writes happened: whatever the read-back says, this is no longer "nothing written" (exit 2).
             log.error("could not read the cloud back after applying: %s", exc.message)
@@ -137,3 +148,30 @@ def apply(
     report.retries = executor.tally.retries
     report.bucket_wait_s = executor.tally.bucket_wait_s
     return report
+
+
+def _read_back(
+    provider: Provider,
+    config: Config,
+    results: Sequence[ActionResult],
+    *,
+    destroy: bool,
+    sleep: Callable[[float], None],
+) -> Planned:
+    """Observe and plan again; while the plan asks again for writes that just succeeded, the reads
+    lag the writes: wait and look again, a bounded number of times (READ_BACK_WAITS)."""
+    done = {_identity(r.action) for r in results if r.outcome is Outcome.DONE}
+    current = make_plan(provider, config, destroy=destroy)
+    for wait in READ_BACK_WAITS:
+        unseen = sum(1 for a in current.plan.actions if _identity(a) in done)
+        if not unseen:
+            break
+        log.info("the cloud does not show %d write(s) that succeeded yet; reading again in %.2fs", unseen, wait)
+        sleep(wait)
+        current = make_plan(provider, config, destroy=destroy)
+    return current
+
+
+def _identity(action: Action) -> tuple[object, ...]:
+    """What an action changes, without the handles an observation refreshes (refs, fingerprints)."""
+    return (action.kind, action.table, action.destination, action.node, action.subnets)

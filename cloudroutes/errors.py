@@ -45,7 +45,7 @@ _SECRET_HEADERS = r"authorization|proxy-authorization|x-amz-security-token|x-goo
 _QUOTED_HEADER = re.compile(rf"(?i)(['\"](?:{_SECRET_HEADERS})['\"]\s*:\s*b?)(['\"])(.*?)\2")
 _HEADER_LINE = re.compile(rf"(?im)^(\s*(?:{_SECRET_HEADERS})\s*:\s*)\S.*$")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
-_SIGNATURE = re.compile(r"(?i)\b(signature=)[0-9a-f]{16,}")
+_SIGNATURE = re.compile(r"(?i)\b(signature\s*[=:]\s*)[0-9a-f]{16,}")
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -102,10 +102,12 @@ class Executor:
 
     # -- calls made from the worker pool ---------------------------------------------------
 
-    def start(self, action: Action, delay: float, attempts: Counter[Action]) -> Pending | None:
-        """Execute one action, retrying Throttled/Transient in place, each try paid from its budget."""
+    def start(self, action: Action, delay: float, attempts: Counter[Action], *, paid: bool) -> Pending | None:
+        """Execute one action, retrying Throttled/Transient in place, each try paid from its budget
+        (`paid`: the dispatcher already took the first try's token, so the worker never waited for it)."""
         if delay:
             self._sleep(delay)
+        unpaid = [not paid]
 
         def attempt() -> Pending | None:
             if self.stopping:  # queued (or about to retry) when the stop came: not started
@@ -121,9 +123,12 @@ class Executor:
             if isinstance(error, Throttled):
                 bucket.throttled()
 
-        pending = retrying.call(
-            attempt, self._policy, pace=lambda: self._pay(bucket), sleep=self._sleep, on_retry=on_retry
-        )
+        def pace() -> None:
+            if unpaid[0]:
+                self._pay(bucket)
+            unpaid[0] = True
+
+        pending = retrying.call(attempt, self._policy, pace=pace, sleep=self._sleep, on_retry=on_retry)
         bucket.relieved()
         return pending
 
@@ -134,8 +139,14 @@ class Executor:
         began = self._clock()
         waited = bucket.take()
         if waited > 0:
-            with self._lock:
-                self.tally.waits.append((began, began + waited))
+            self.note_wait(began, began + waited)
+
+    def note_wait(self, began: float, ended: float) -> None:
+        with self._lock:
+            self.tally.waits.append((began, ended))
+
+    def bucket(self, kind: ActionKind) -> Limiter:
+        return self._buckets[kind]
 
     def note_retry(self, action: Action, error: BaseException) -> None:
         """An operation ended with a retryable error: count it, and slow its family down if throttled."""
@@ -201,6 +212,11 @@ class _Run:
         self.futures: dict[Future[Any], tuple[str, int]] = {}
         self.settling = False
         self.next_poll = 0.0
+        self.short_of_tokens: dict[int, float] = {}
+        """Ready steps whose family's budget is spent, and since when: they hold no worker meanwhile."""
+        self.next_token: float | None = None
+        self.unlearnable: CloudError | None = None
+        """Why asking about operations cannot help (a refused poll): later writes fail with it at once."""
 
     def go(self) -> tuple[ActionResult, ...]:
         workers = max(1, self.ex.limits.concurrency)
@@ -209,6 +225,10 @@ class _Run:
                 self._dispatch(pool)
                 self._poll(pool)
                 if not self.futures:
+                    if self.short_of_tokens and not self.pending and not self.ex.stopping:
+                        # Nothing else to do: the first of them waits for its token in a worker.
+                        self._submit(pool, min(self.short_of_tokens), paid=False)
+                        continue
                     if not self.pending:
                         break  # nothing can move: what is left waits on something that never ran
                     self.ex.pause(self._timeout() or 0.0)  # until the operations are asked about again
@@ -230,23 +250,45 @@ class _Run:
     # -- dispatch ---------------------------------------------------------------------------
 
     def _dispatch(self, pool: ThreadPoolExecutor) -> None:
+        """Start every ready step whose family has a token now. A step short of one waits here, not
+        in a worker: a worker asleep on one family's bucket would starve the families metered apart
+        (measured: 200 AWS nodes took 1.47x the floor while workers slept on interface-flag tokens
+        and the route bucket sat full)."""
+        spent: dict[int, float] = {}  # id(limiter) -> seconds until it has a token again
+        now = self.ex.now()
         if self.ex.stopping:
             return  # asked to stop: nothing new starts; what is in flight is still seen through
         for index in sorted(self.waiting):
             ready = self._ready(self.steps[index])
             if ready is None:
                 self.waiting.discard(index)
+                self.short_of_tokens.pop(index, None)
                 self._finish(index, Outcome.SKIPPED, error=_why_skipped(self.steps[index].action))
             elif ready:
                 starting = sum(1 for what, _ in self.futures.values() if what == "start")
                 if len(self.pending) + starting >= self.ex.limits.max_in_flight:
-                    return  # the cloud is carrying out as many writes as we allow: wait for some to end
-                self.waiting.discard(index)
-                self.began.setdefault(index, self.ex.now())
-                future = pool.submit(
-                    self.ex.start, self.steps[index].action, self.delays.pop(index, 0.0), self.attempts
-                )
-                self.futures[future] = ("start", index)
+                    break  # the cloud is carrying out as many writes as we allow: wait for some to end
+                bucket = self.ex.bucket(self.steps[index].action.kind)
+                wait = spent.get(id(bucket))
+                if wait is None:
+                    wait = bucket.try_take()
+                if wait > 0:
+                    spent[id(bucket)] = wait
+                    self.short_of_tokens.setdefault(index, now)
+                    continue
+                self._submit(pool, index, paid=True)
+        self.next_token = now + min(spent.values()) if spent else None
+
+    def _submit(self, pool: ThreadPoolExecutor, index: int, *, paid: bool) -> None:
+        self.waiting.discard(index)
+        now = self.ex.now()
+        since = self.short_of_tokens.pop(index, None)
+        if since is not None and paid:
+            self.ex.note_wait(since, now)
+        self.began.setdefault(index, since if since is not None else now)
+        action = self.steps[index].action
+        future = pool.submit(self.ex.start, action, self.delays.pop(index, 0.0), self.attempts, paid=paid)
+        self.futures[future] = ("start", index)
 
     def _ready(self, step: schedule.Step) -> bool | None:
         """True: it may go; False: not yet; None: never, something it needed failed."""
@@ -268,6 +310,8 @@ class _Run:
             return
         if pending is None:
             self._finish(index, Outcome.DONE)
+        elif self.unlearnable is not None:
+            self._failed(index, self.unlearnable)  # its outcome could only be learned by asking again
         else:
             self.landed.add(index)
             self.pending[pending.handle] = (index, pending)
@@ -282,9 +326,10 @@ class _Run:
         self.futures[pool.submit(self.ex.settle, batch)] = ("settle", -1)
 
     def _timeout(self) -> float | None:
-        if not self.pending or self.settling:
-            return None
-        return max(0.0, self.next_poll - self.ex.now())
+        """Until the next poll of the operations in flight, or the next token a waiting step needs."""
+        polls = None if not self.pending or self.settling else self.next_poll
+        due = [t for t in (self.next_token, polls) if t is not None]
+        return max(0.0, min(due) - self.ex.now()) if due else None
 
     def _settled(self, future: Future[Any]) -> None:
         oldest = min((self.began[i] for i, _ in self.pending.values()), default=self.ex.now())
@@ -298,6 +343,7 @@ class _Run:
                 return  # asked again at the next poll: the writes themselves did not fail
             # Asking again cannot help (a refused permission, a malformed request): each write in
             # flight is reported with the reason its outcome cannot be learned, instead of polling forever.
+            self.unlearnable = exc
             for index, _ in list(self.pending.values()):
                 self._failed(index, exc)
             self.pending.clear()

@@ -33,6 +33,26 @@ def preflight(observed: Observed, cluster: Cluster) -> None:
                 )
 
 
+def neighbours(observed: Observed, cluster: Cluster) -> None:
+    """Refuse a new cluster whose range overlaps ranges already routed to another cluster's nodes.
+
+    Two clusters sharing tables with overlapping ranges would each take the other's routes for
+    stale ones, or hand out blocks the other already routes. An established cluster is not
+    refused (a neighbour's later mistake must not stop its reconciling): there the other
+    cluster's routes are foreign, left untouched and reported, and their ranges never handed out."""
+    if not ownership.fresh(observed, cluster):
+        return
+    for cidr in cluster.cidrs:
+        for table in observed.tables:
+            for route in table.routes:
+                other = ownership.neighbour(route)
+                if other and route.destination.version == cidr.version and route.destination.overlaps(cidr):
+                    raise PreflightError(
+                        f"cluster CIDR {cidr} overlaps {route.destination}, routed to a node of cluster {other} "
+                        f"in {table.key}; pick a cluster CIDR outside cluster {other}'s range"
+                    )
+
+
 def capacity_for_ours(table: Table, cluster: Cluster, family: int | None = None) -> int | None:
     """The quota minus what foreign routes already use in the table (in one family, where it counts per family)."""
     if table.limit is None:

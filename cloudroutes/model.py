@@ -65,6 +65,20 @@ class Node:
     fingerprint), copied into every action that targets the node; opaque to the engine."""
 
 
+class Target(enum.StrEnum):
+    """Who a route's VM is when it is not a node of this cluster (Route.node is None): the provider
+    looks the VM up, because a live VM that is not our node may be someone else's next hop."""
+
+    GONE = "gone"
+    """No such VM any more (terminated, deleted): the route delivers nowhere."""
+    DEPARTED = "departed"
+    """A live VM that records a subnet but is no longer selected as a node: it left this cluster."""
+    UNRECORDED = "unrecorded"
+    """A live VM that never held a subnet (a firewall, a NAT instance): someone else's next hop."""
+    OTHER_CLUSTER = "other-cluster"
+    """A live VM of another cluster (Route.target_cluster names it)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Route:
     table: TableKey
@@ -73,6 +87,10 @@ class Route:
     """The node the route delivers to, or None when the target is not a live node."""
     to_vm: bool
     """The target is a VM or its interface (not a gateway, peering, NAT, VPN, TGW, ...)."""
+    target: Target = Target.GONE
+    """When `node` is None and `to_vm`: what the VM is. Read only then."""
+    target_cluster: str = ""
+    """For Target.OTHER_CLUSTER: the name of the cluster the VM belongs to."""
     marked: bool = True
     """Carries this cluster's marker (GCE: name prefix and description; AWS: managed table)."""
     exact: bool = True

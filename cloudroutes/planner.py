@@ -25,6 +25,7 @@ from cloudroutes.model import (
     Route,
     Table,
     TableKey,
+    Target,
 )
 
 
@@ -122,11 +123,14 @@ def _table_actions(table: Table, wanted: dict[IPNetwork, Node], cluster: Cluster
         actions += [_delete(r, "duplicate route for this subnet") for r in routes if r is not keeper]
     for subnet, routes in ours.items():
         if subnet not in wanted:
-            actions += [
-                _delete(r, "target is gone" if r.node is None else "subnet no longer assigned to this node")
-                for r in routes
-            ]
+            actions += [_delete(r, _why_unwanted(r)) for r in routes]
     return actions
+
+
+def _why_unwanted(route: Route) -> str:
+    if route.node is not None:
+        return "subnet no longer assigned to this node"
+    return "target left the cluster" if route.target is Target.DEPARTED else "target is gone"
 
 
 def _delete(route: Route, reason: str) -> Action:
@@ -212,12 +216,24 @@ def _foreign(observed: Observed, cluster: Cluster) -> list[Problem]:
     return [
         Problem(
             kind=ProblemKind.FOREIGN,
-            message=f"{r.table}: foreign route {r.destination} -> {r.hop or 'unknown target'} left untouched",
+            message=f"{r.table}: foreign route {r.destination} -> {r.hop or 'unknown target'}{_whose(r)} "
+            "left untouched",
             blocking=False,
         )
         for r in ownership.foreign_routes(observed, cluster)
         if ownership.holds_range(r, cluster)
     ]
+
+
+def _whose(route: Route) -> str:
+    """Why a route to a VM is not ours, when the VM says so."""
+    if not route.to_vm or route.node is not None:
+        return ""
+    if route.target is Target.OTHER_CLUSTER:
+        return f" (a node of cluster {route.target_cluster})"
+    if route.target is Target.UNRECORDED:
+        return " (a live instance that holds no pod subnet)"
+    return ""
 
 
 def _ordered(actions: list[Action]) -> tuple[Action, ...]:

@@ -31,6 +31,11 @@ class Limiter(Protocol):
         """Block until a call may go; return the seconds that took."""
         ...
 
+    def try_take(self) -> float:
+        """Take a call's allowance if one is free now and return 0; otherwise take nothing and
+        return the seconds until one will be (a dispatcher with other work does not block)."""
+        ...
+
     def throttled(self) -> None: ...
 
     def relieved(self) -> None: ...
@@ -72,6 +77,16 @@ class TokenBucket:
         if debt > 0:
             self._sleep(debt)
         return debt
+
+    def try_take(self) -> float:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+            self._stamp = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return 0.0
+            return (1 - self._tokens) / self._rate
 
     @property
     def rate(self) -> float:
@@ -141,6 +156,19 @@ class WindowQuota:
         if debt > 0:
             self._sleep(debt)
         return debt
+
+    def try_take(self) -> float:
+        with self._lock:
+            now = self._clock()
+            while self._granted and self._granted[0] <= now - self._window:
+                self._granted.popleft()
+            limit = max(1, int(self._limit))
+            at = now if len(self._granted) < limit else max(now, self._granted[-limit] + self._window)
+            at = max(at, self._granted[-1] if self._granted else at)  # behind moments `take` reserved
+            if at <= now:
+                self._granted.append(now)
+                return 0.0
+            return at - now
 
     def throttled(self) -> None:
         with self._lock:

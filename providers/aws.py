@@ -27,7 +27,9 @@ from cloudroutes.model import (
     Route,
     Table,
     TableKey,
+    Target,
 )
+from cloudroutes.providers import aws_targets
 from cloudroutes.providers.aws_api import ROUTE_QUOTA_CODE, Ec2Api
 from cloudroutes.providers.base import ApiError, Budget, Capabilities, Pending, Settled
 
@@ -96,17 +98,21 @@ class AwsProvider:
             for eni in i.get("NetworkInterfaces", [])
         }
         limit = self._route_limit()
+        raw_tables = self._tables()
+        strangers = self._strangers(raw_tables, primary)
         tables = tuple(
             Table(
                 key=TableKey(t["RouteTableId"]),
                 routes=tuple(
-                    r for raw in t.get("Routes", []) if (r := _route(t["RouteTableId"], raw, owners, primary))
+                    r
+                    for raw in t.get("Routes", [])
+                    if (r := _route(t["RouteTableId"], raw, owners, primary, strangers))
                 ),
                 limit=limit,
                 quota_hint=f"the VPC quota 'Routes per route table' (Service Quotas code {ROUTE_QUOTA_CODE})",
                 per_family=True,  # AWS enforces the route limit separately for IPv4 and IPv6
             )
-            for t in self._tables()
+            for t in raw_tables
         )
         calls = {op: n - before.get(op, 0) for op, n in self._api.calls.items() if n > before.get(op, 0)}
         return Observed(nodes=tuple(_node(i) for i in instances), tables=tables, occupied=occupied, api_calls=calls)
@@ -160,6 +166,32 @@ class AwsProvider:
         ]
         pages = self._api.pages("describe_instances", Filters=filters)
         return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
+
+    def _strangers(
+        self, tables: list[dict[str, Any]], primary: Mapping[NodeName, str]
+    ) -> dict[str, tuple[Target, str]]:
+        """What each instance is that a route in a cluster range delivers to but no node is."""
+        wanted = {
+            str(raw["InstanceId"])
+            for t in tables
+            for raw in t.get("Routes", [])
+            if raw.get("InstanceId")
+            and raw["InstanceId"] not in primary
+            and not any(raw.get(k) for k in _FOREIGN_TARGETS)
+            and self._near_cluster(raw)
+        }
+        found: list[dict[str, Any]] = []
+        for filters in aws_targets.lookup_filters(wanted):
+            pages = self._api.pages("describe_instances", Filters=filters)
+            found += [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
+        return aws_targets.classify(found, self._cluster.name)
+
+    def _near_cluster(self, raw: Mapping[str, Any]) -> bool:
+        dest = raw.get("DestinationCidrBlock") or raw.get("DestinationIpv6CidrBlock")
+        if not dest:
+            return False
+        net = ip_network(dest, strict=False)
+        return any(net.version == c.version and net.overlaps(c) for c in self._cluster.cidrs)
 
     def _route_limit(self) -> int:
         quota = self._api.route_quota()
@@ -268,7 +300,13 @@ def _route_params(action: Action) -> dict[str, str]:
     return {"RouteTableId": action.table, key: str(action.destination)}
 
 
-def _route(table: str, raw: dict[str, Any], owners: dict[str, NodeName], primary: dict[NodeName, str]) -> Route | None:
+def _route(
+    table: str,
+    raw: dict[str, Any],
+    owners: dict[str, NodeName],
+    primary: dict[NodeName, str],
+    strangers: Mapping[str, tuple[Target, str]],
+) -> Route | None:
     dest = raw.get("DestinationCidrBlock") or raw.get("DestinationIpv6CidrBlock")
     if not dest or raw.get("Origin") == "CreateRouteTable":
         return None  # prefix-list routes name no range; local routes are the VPC CIDRs, already occupied
@@ -276,13 +314,21 @@ def _route(table: str, raw: dict[str, Any], owners: dict[str, NodeName], primary
     to_vm = bool(eni or instance) and not any(raw.get(k) for k in _FOREIGN_TARGETS)
     node = owners.get(eni) if eni else (NodeName(instance) if instance in primary else None)
     hop = eni or instance or next((raw[k] for k in _FOREIGN_TARGETS if raw.get(k)), "")
+    blackhole = raw.get("State") == "blackhole"
+    if instance:
+        target, other = strangers.get(instance, (Target.GONE, ""))
+    else:
+        # Only an interface, no instance: a live one is attached to something that is not an instance.
+        target, other = (Target.GONE if blackhole else Target.UNRECORDED), ""
     return Route(
         table=TableKey(table),
         destination=ip_network(dest, strict=False),
         node=node,
         to_vm=to_vm,
+        target=target,
+        target_cluster=other,
         exact=node is not None and eni == primary.get(node),
-        blackhole=raw.get("State") == "blackhole",
+        blackhole=blackhole,
         hop=str(hop),
         counted=raw.get("Origin") != "EnableVgwRoutePropagation",
     )

@@ -35,8 +35,10 @@ from cloudroutes.model import (
     Route,
     Table,
     TableKey,
+    Target,
 )
 from cloudroutes.providers import gce_names as names
+from cloudroutes.providers import gce_targets
 from cloudroutes.providers.base import ApiError, Budget, Capabilities, Pending, Settled
 from cloudroutes.providers.gce_api import GLOBAL, PAGE_SIZE, ComputeApi
 from cloudroutes.providers.gce_errors import operation_error
@@ -96,6 +98,7 @@ class GceProvider:
         limits = limits or Limits()
         self._settings = settings
         self._cluster = cluster.name
+        self._cidrs = cluster.cidrs
         self._capabilities = capabilities(settings, limits)
         read = self._capabilities.read_budget
         self._api = api or ComputeApi(
@@ -136,7 +139,9 @@ class GceProvider:
             raise PreflightError(
                 f"network {self._settings.network} not found in project {self._api.project} (no subnetwork, no route)"
             )
-        routes = tuple(self._route(r, zones) for r in raw_routes if r.dest_range)
+        established = any(_node(i).recorded for i in instances)
+        strangers = self._strangers(raw_routes, zones, established=established)
+        routes = tuple(self._route(r, zones, strangers) for r in raw_routes if r.dest_range)
         others = usage - len(raw_routes)  # routes of other networks in the project use the same quota
         table = Table(
             key=TableKey(self._settings.network),
@@ -187,17 +192,48 @@ class GceProvider:
         pages = self._api.pages("routes.list", self._api.routes.list, request=request)
         return [r for page in pages for r in page.items if _base(r.network) == self._settings.network]
 
-    def _route(self, raw: Any, zones: Mapping[NodeName, str]) -> Route:
+    def _strangers(
+        self, raw_routes: list[Any], zones: Mapping[NodeName, str], *, established: bool
+    ) -> dict[tuple[str, str], tuple[Target, str]]:
+        """What each instance is that a route in a cluster range delivers to but no node is. An
+        unmarked route is foreign whatever its VM is: it is looked up only while the cluster is new
+        (another cluster's routes in its range refuse it), so a neighbour costs a steady pass nothing."""
+        wanted = set()
+        for raw in raw_routes:
+            if not raw.next_hop_instance or not raw.dest_range or _gone(raw):
+                continue
+            if established and not names.is_marked(raw.name, raw.description, self._cluster):
+                continue
+            zone, name = _zone_and_name(raw.next_hop_instance)
+            dest = ip_network(raw.dest_range)
+            if zones.get(NodeName(name)) != zone and any(
+                dest.version == c.version and dest.overlaps(c) for c in self._cidrs
+            ):
+                wanted.add(name)
+        found: list[Any] = []
+        for selector in gce_targets.lookup_filters(wanted):
+            request = {"project": self._api.project, "filter": selector, "max_results": PAGE_SIZE}
+            pages = self._api.pages("instances.aggregatedList", self._api.instances.aggregated_list, request=request)
+            found += [i for page in pages for scoped in page.items.values() for i in scoped.instances]
+        return gce_targets.by_place(found, _base, self._cluster)
+
+    def _route(
+        self, raw: Any, zones: Mapping[NodeName, str], strangers: Mapping[tuple[str, str], tuple[Target, str]]
+    ) -> Route:
         node = None
+        target, other = Target.GONE, ""
         if raw.next_hop_instance:
             zone, name = _zone_and_name(raw.next_hop_instance)
             node = NodeName(name) if zones.get(NodeName(name)) == zone else None
+            target, other = strangers.get((zone, name), (Target.GONE, ""))
         hop = raw.next_hop_instance or raw.next_hop_gateway or raw.next_hop_ip or raw.next_hop_network or ""
         return Route(
             table=TableKey(self._settings.network),
             destination=ip_network(raw.dest_range),
             node=node,
             to_vm=bool(raw.next_hop_instance),
+            target=target,
+            target_cluster=other,
             marked=names.is_marked(raw.name, raw.description, self._cluster),
             blackhole=any(w.code in _GONE for w in raw.warnings) if raw.warnings else False,
             hop="/".join(hop.split("/")[-4:]) if raw.next_hop_instance else _base(hop),
@@ -388,6 +424,11 @@ def _unique_by_name(instances: list[Any]) -> list[Any]:
                 "node names must be unique across zones (narrow gce.zones or gce.node_labels)"
             )
     return instances
+
+
+def _gone(raw: Any) -> bool:
+    """GCE itself says the next hop instance does not exist."""
+    return any(w.code == "NEXT_HOP_INSTANCE_NOT_FOUND" for w in raw.warnings) if raw.warnings else False
 
 
 def _zone_and_name(url: str) -> tuple[str, str]:

@@ -33,6 +33,7 @@ from cloudroutes.model import (
     Route,
     Table,
     TableKey,
+    Target,
 )
 from cloudroutes.providers.base import ApiError, Budget, Capabilities, Pending, Settled, api_error
 
@@ -75,13 +76,18 @@ def route(
     exact: bool = True,
     counted: bool = True,
     hop: str = "",
+    target: Target = Target.GONE,
+    target_cluster: str = "",
 ) -> Route:
+    """`target` (and `target_cluster`) say what the VM is when `to` is None: gone unless told."""
     dest = net(destination) if isinstance(destination, str) else destination
     return Route(
         table=TableKey(table),
         destination=dest,
         node=NodeName(to) if to is not None else None,
         to_vm=to_vm,
+        target=target,
+        target_cluster=target_cluster,
         marked=marked,
         exact=exact,
         counted=counted,

@@ -33,9 +33,16 @@ FILE_NAME = "cloudroutes.toml"
 SYSTEM_FILE = Path("/etc/cloudroutes") / FILE_NAME
 # CLOUDROUTES_* variables that are not config keys but are read elsewhere: the config file's path
 # (here, and by --config), node-cidr's metadata URL, the lab's state directory, the Terraform
-# tests' provider mirror. Any other CLOUDROUTES_* name is a typo or a key that no longer exists.
+# tests' provider mirror, the test suite's fault sweep. Any other CLOUDROUTES_* name is a typo or a
+# key that no longer exists.
 NOT_SETTINGS = frozenset(
-    {"CLOUDROUTES_CONFIG", "CLOUDROUTES_IMDS_URL", "CLOUDROUTES_LAB_DIR", "CLOUDROUTES_TF_PLUGIN_DIR"}
+    {
+        "CLOUDROUTES_CONFIG",
+        "CLOUDROUTES_IMDS_URL",
+        "CLOUDROUTES_LAB_DIR",
+        "CLOUDROUTES_TF_PLUGIN_DIR",
+        "CLOUDROUTES_FAULT_SWEEP",
+    }
 )
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from string import Template
@@ -17,6 +18,7 @@ from cloudroutes.providers.base import Provider
 from cloudroutes.sim.ec2 import Ec2Sim
 from cloudroutes.sim.ec2 import seed as ec2_seed
 from cloudroutes.sim.ec2.calls import MUTATING
+from cloudroutes.sim.ec2.chaos import Chaos, internal, throttled
 from tests.aws import world as aws_world
 
 from .clouds import in_cluster
@@ -33,6 +35,7 @@ WRITE_KINDS = {
 BORN = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = Path(__file__).resolve().parents[2] / "terraform-examples" / "aws" / "iam-policy.json"
 USER = "cloudroutes"
+CLUSTER = "prod"
 
 
 def shipped_policy(*, cluster: str, vpc_id: str) -> dict[str, Any]:
@@ -72,6 +75,8 @@ class AwsCloud:
         self.ec2 = world.ec2
         self.igw = igw
         self._user: dict[str, str] = {}
+        self._strangers: set[str] = set()
+        """Destinations add_appliance and add_neighbour routed: never ours."""
 
     # -- the world -------------------------------------------------------------------------
 
@@ -132,6 +137,45 @@ class AwsCloud:
         )
         return ["10.244.0.0/24"]
 
+    def add_appliance(self, destination: str) -> str:
+        (appliance,) = self._launch({"Name": "firewall"})
+        self._route_everywhere(destination, appliance)
+        return appliance
+
+    def add_neighbour(self, cluster: str, subnets: list[str]) -> list[str]:
+        tag = {"Key": f"kubernetes.io/cluster/{cluster}", "Value": "owned"}
+        self.ec2.create_tags(Resources=self.tables(), Tags=[tag])
+        made = []
+        for subnet in subnets:
+            (vm,) = self._launch({tag["Key"]: "owned", CIDR_TAG: subnet})
+            self._route_everywhere(subnet, vm)
+            made.append(vm)
+        return made
+
+    def leave(self, node: str) -> None:
+        self.ec2.delete_tags(Resources=[node], Tags=[{"Key": f"kubernetes.io/cluster/{CLUSTER}"}])
+
+    def _launch(self, tags: dict[str, str]) -> list[str]:
+        """A VM in the VPC that is not one of the seed's nodes."""
+        spec = [{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+        answer = self.ec2.run_instances(
+            ImageId=ec2_seed.IMAGE,
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=self.world.seed.subnet_ids[0],
+            TagSpecifications=spec,
+        )
+        return [i["InstanceId"] for i in answer["Instances"]]
+
+    def _route_everywhere(self, destination: str, vm: str) -> None:
+        answer = self.ec2.describe_instances(InstanceIds=[vm])["Reservations"][0]["Instances"][0]
+        eni = next(e for e in answer["NetworkInterfaces"] if e["Attachment"]["DeviceIndex"] == 0)
+        for table in self.tables():
+            self.ec2.create_route(
+                RouteTableId=table, DestinationCidrBlock=destination, NetworkInterfaceId=eni["NetworkInterfaceId"]
+            )
+        self._strangers.add(destination)
+
     def dual_stack(self) -> None:
         self.ec2.associate_vpc_cidr_block(VpcId=self.world.seed.vpc_id, AmazonProvidedIpv6CidrBlock=True)
 
@@ -144,6 +188,22 @@ class AwsCloud:
 
     def slow(self) -> None:
         self.world.sim.latency = 0.02
+
+    def chaos(self, *, seed: int, **shares: float) -> None:
+        self.world.sim.set_chaos(Chaos(seed=seed, **shares))
+
+    def refuse_each_read_once(self) -> None:
+        for number, action in enumerate(sorted(self.observation)):
+            self.world.sim.faults.fail_next(action, throttled() if number % 2 else internal())
+
+    def lag_reads(self, seconds: float) -> None:
+        self.world.sim.set_read_lag(seconds)
+
+    def trip_after(self, writes: int, action: Callable[[], None]) -> None:
+        self.world.sim.trip_after(writes, action)
+
+    def cli_env(self) -> dict[str, str]:
+        return self.world.sim.env()
 
     # -- config and credentials --------------------------------------------------------------
 
@@ -218,7 +278,9 @@ class AwsCloud:
         return {
             iid: tags[key]
             for iid, instance in self.world.instances().items()
-            if instance["State"]["Name"] != "terminated" and key in (tags := _tags(instance))
+            if instance["State"]["Name"] != "terminated"
+            and key in (tags := _tags(instance))
+            and f"kubernetes.io/cluster/{CLUSTER}" in tags
         }
 
     def labels(self, node: str) -> dict[str, str]:
@@ -257,7 +319,9 @@ class AwsCloud:
             table: {
                 dest: raw
                 for dest, raw in self.world.routes(table).items()
-                if in_cluster(dest) and ("NetworkInterfaceId" in raw or "InstanceId" in raw)
+                if in_cluster(dest)
+                and ("NetworkInterfaceId" in raw or "InstanceId" in raw)
+                and dest not in self._strangers
             }
             for table in self.tables()
         }

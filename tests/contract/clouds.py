@@ -15,7 +15,7 @@ an exact comparison catches it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any, Protocol
 
@@ -93,6 +93,21 @@ class Cloud(Protocol):
         range; returns the destinations they hold, lowest first."""
         ...
 
+    def add_appliance(self, destination: str) -> str:
+        """A live VM that never held a subnet (a firewall), and a route for `destination` to it shaped
+        like one of ours (in every managed table, with our marker). Returns the VM's name."""
+        ...
+
+    def add_neighbour(self, cluster: str, subnets: list[str]) -> list[str]:
+        """Another cluster sharing the managed tables: one VM of `cluster` per subnet, recording it,
+        and a route of that cluster for it in every table. Returns the VMs' names."""
+        ...
+
+    def leave(self, node: str) -> None:
+        """Take the node out of the cluster (its selector tag or label goes); it keeps running and
+        keeps its subnet record."""
+        ...
+
     def dual_stack(self) -> None:
         """Make the network ready for IPv6 pod subnets."""
         ...
@@ -107,6 +122,39 @@ class Cloud(Protocol):
 
     def slow(self) -> None:
         """Let every change the cloud makes from now on take a while to land."""
+        ...
+
+    def chaos(
+        self,
+        *,
+        seed: int,
+        throttle_reads: float = 0.0,
+        throttle_writes: float = 0.0,
+        server_errors: float = 0.0,
+        failed_operations: float = 0.0,
+    ) -> None:
+        """Seeded random faults from now on, each a share of the calls it hits: reads and writes refused
+        for the rate limit, any call answering 500, and writes accepted whose outcome comes back as a
+        failure (GCE: the operation ends in an error, the write undone; EC2, whose writes are
+        synchronous: the write lands and the answer is a 500). All zero: faults off."""
+        ...
+
+    def refuse_each_read_once(self) -> None:
+        """The next call of each read of an observation is refused once: for the rate limit, or 500."""
+        ...
+
+    def lag_reads(self, seconds: float) -> None:
+        """From now on a write is not visible to reads for `seconds`, the cloud's own way (EC2: its
+        eventual consistency; GCE: the write's operation still running)."""
+        ...
+
+    def trip_after(self, writes: int, action: Callable[[], None]) -> None:
+        """Call `action` once, when the `writes`-th write from now on has landed and before its
+        answer leaves the cloud (a client SIGKILLed there never hears it)."""
+        ...
+
+    def cli_env(self) -> dict[str, str]:
+        """What a `cloudroutes` subprocess needs in its environment to reach this cloud."""
         ...
 
     # -- config and credentials --------------------------------------------------------------
@@ -165,7 +213,8 @@ class Cloud(Protocol):
     def tables(self) -> list[str]: ...
 
     def pod_cidrs(self, version: int = 4) -> dict[str, str]:
-        """Each live node's recorded subnet of that family, read from its tag or label."""
+        """Each live node's recorded subnet of that family, read from its tag or label (only VMs the
+        cluster selects: not another cluster's, not one that left)."""
         ...
 
     def labels(self, node: str) -> dict[str, str]:
@@ -176,7 +225,8 @@ class Cloud(Protocol):
 
     def routes(self) -> dict[str, dict[str, str | None]]:
         """Our routes per managed table: destination -> the node it delivers to (None: no live VM, or
-        not the VM's own target, such as a secondary interface)."""
+        not the VM's own target, such as a secondary interface). Not the routes add_appliance and
+        add_neighbour made."""
         ...
 
     def route_states(self) -> dict[str, dict[str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from cloudroutes.config import Config
 from cloudroutes.providers import gce_names as names
 from cloudroutes.providers.base import Provider
 from cloudroutes.sim.gce import ComputeSim
+from cloudroutes.sim.gce.faults import Chaos
 from tests.gce import world as gce_world
 
 from .clouds import in_cluster
@@ -54,6 +56,8 @@ class GceCloud:
         self.world = world
         self.sim = world.sim
         self._emulator = True
+        self._strangers: set[str] = set()
+        """Destinations add_appliance and add_neighbour routed: never ours."""
 
     # -- the world -------------------------------------------------------------------------
 
@@ -70,12 +74,14 @@ class GceCloud:
         self.sim.set_instance_status(self.world.zone_for(node), node, "RUNNING")
 
     def record(self, node: str, cidr: str) -> None:
+        subnet = ip_network(cidr)
+        self._set_labels(node, {**self.labels(node), names.label_key(subnet): names.label_value(subnet)})
+
+    def _set_labels(self, node: str, labels: dict[str, str]) -> None:
         """Through the API, as another run would: read the fingerprint, then setLabels."""
         url = f"{self.sim.endpoint}/compute/v1/projects/{gce_world.PROJECT}/{self.world.hop(node)}"
         with urllib.request.urlopen(url) as answer:
             instance = json.load(answer)
-        subnet = ip_network(cidr)
-        labels = {**instance.get("labels", {}), names.label_key(subnet): names.label_value(subnet)}
         body = json.dumps({"labels": labels, "labelFingerprint": instance["labelFingerprint"]}).encode()
         request = urllib.request.Request(f"{url}/setLabels", data=body, method="POST")
         request.add_header("Content-Type", "application/json")
@@ -133,6 +139,31 @@ class GceCloud:
             self.sim.add_route(name=name, **fields)
         return [fields["dest_range"] for fields in foreign.values()]
 
+    def add_appliance(self, destination: str) -> str:
+        """A firewall that took the name of a VM a route of ours once delivered to."""
+        name = "firewall-1"
+        self.sim.add_instance(name, zone=self.world.zone_for(name))
+        self.add_route(destination, to=name)
+        self._strangers.add(destination)
+        return name
+
+    def add_neighbour(self, cluster: str, subnets: list[str]) -> list[str]:
+        made = self.world.add_nodes(len(subnets), cluster=cluster)
+        for vm, subnet in zip(made, subnets, strict=True):
+            self.record(vm, subnet)
+            self.sim.add_route(
+                name=names.route_name(cluster, ip_network(subnet)),
+                dest_range=subnet,
+                next_hop_instance=self.world.hop(vm),
+                description=names.marker(cluster),
+            )
+            self._strangers.add(subnet)
+        return made
+
+    def leave(self, node: str) -> None:
+        labels = {k: v for k, v in self.labels(node).items() if k != names.CLUSTER_LABEL}
+        self._set_labels(node, labels)
+
     def dual_stack(self) -> None:
         """Routes to instances take IPv6 destinations as they are: nothing to prepare."""
 
@@ -145,6 +176,25 @@ class GceCloud:
 
     def slow(self) -> None:
         self.sim.op_seconds = 0.05
+
+    def chaos(self, *, seed: int, **shares: float) -> None:
+        self.sim.set_chaos(Chaos(seed=seed, **shares))
+
+    def refuse_each_read_once(self) -> None:
+        for number, method in enumerate(sorted(self.observation)):
+            if number % 2:
+                self.sim.fail_next(method, http_status=403, reason="rateLimitExceeded", message="Rate Limit Exceeded")
+            else:
+                self.sim.fail_next(method, http_status=500, reason="internalError", message="Internal Error")
+
+    def lag_reads(self, seconds: float) -> None:
+        self.sim.op_seconds = seconds
+
+    def trip_after(self, writes: int, action: Callable[[], None]) -> None:
+        self.sim.trip_after(writes, action)
+
+    def cli_env(self) -> dict[str, str]:
+        return {}
 
     # -- config and credentials --------------------------------------------------------------
 
@@ -219,7 +269,7 @@ class GceCloud:
         return {
             name: str(names.parse_label(labels[key], version))
             for name, instance in self.world.instances().items()
-            if key in (labels := instance.get("labels", {}))
+            if key in (labels := instance.get("labels", {})) and labels.get(names.CLUSTER_LABEL) == gce_world.CLUSTER
         }
 
     def labels(self, node: str) -> dict[str, str]:
@@ -255,6 +305,7 @@ class GceCloud:
             if names.is_marked(r["name"], r.get("description", ""), gce_world.CLUSTER)
             and "nextHopInstance" in r
             and in_cluster(r["destRange"])
+            and r["destRange"] not in self._strangers
         ]
         by_dest = {r["destRange"]: r for r in ours}
         assert len(by_dest) == len(ours), f"two routes of ours for one destination: {ours}"

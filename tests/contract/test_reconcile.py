@@ -6,6 +6,10 @@ see test_reconcile_loop.py. "No write" is read from the sim's call log, never as
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -141,3 +145,25 @@ def test_a_refused_call_is_counted_by_the_cloud_s_code(cloud: Cloud, cli: Cli, t
     }
     assert failed and set(failed) <= cloud.DENIED_CODES, failed
     assert _value(samples, "cloudroutes_passes_total", result="failed") == 1
+
+
+def test_debug_shows_the_sdks_own_logs_with_secrets_redacted(cloud: Cloud, tmp_path: Path) -> None:
+    """-v and its alias --debug: the SDK's debug lines (botocore; urllib3 under google's client)."""
+    cloud.add_nodes(1)
+    config = cloud.write_config()
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cloudroutes", "reconcile", "--config", config, "--debug"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    sdk_lines = [line for line in result.stderr.splitlines() if re.search(r" DEBUG (botocore|urllib3|google)", line)]
+    assert sdk_lines, result.stderr[-3000:]
+    assert not re.search(r"(?i)'authorization': b?'(?!\*\*\*')", result.stderr), "the signed header is redacted"
+    assert not re.search(r"(?i)signature\s*[=:]\s*[0-9a-f]{16}", result.stderr), "botocore logs the signature too"
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    assert not secret or f"'{secret}'" not in result.stderr

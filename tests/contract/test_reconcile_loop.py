@@ -209,8 +209,10 @@ def test_the_mass_delete_guard_refuses_every_pass_and_the_loop_lives_on(
         (["--interval", "0s"], "--interval"),
         (["--interval", "1s", "--metrics-port", "70000"], "--metrics-port"),
         (["--interval", "1s", "--cluster-cidr", "10.244.0.1/16"], "10.244.0.1/16"),
+        (["--metrics-port", "9100"], "--metrics-port needs --interval"),
+        (["--metrics-file", "/nonexistent/dir/cloudroutes.prom"], "no such directory"),
     ],
-    ids=["bad-duration", "zero-duration", "bad-port", "bad-config"],
+    ids=["bad-duration", "zero-duration", "bad-port", "bad-config", "port-without-loop", "no-metrics-dir"],
 )
 def test_invalid_input_at_start_is_one_line_and_exit_2(cloud: Cloud, args: list[str], says: str) -> None:
     cloud.add_nodes(1)
@@ -226,4 +228,26 @@ def test_invalid_input_at_start_is_one_line_and_exit_2(cloud: Cloud, args: list[
 
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and says in result.stderr
+    assert cloud.writes() == []
+
+
+def test_a_metrics_port_in_use_is_one_line_and_exit_2(cloud: Cloud) -> None:
+    cloud.add_nodes(1)
+    config = cloud.write_config()
+    cloud.reset_calls()
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+
+        command = [sys.executable, "-m", "cloudroutes", "reconcile", "--config", config, "--interval", "1s"]
+        result = subprocess.run(
+            [*command, "--metrics-port", port],
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE_S,
+        )
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: cannot listen on port {port}") and result.stderr.count("\n") == 1
     assert cloud.writes() == []

@@ -41,6 +41,20 @@ def test_bad_input_is_one_line_exit_2_and_no_write(world, cli, overrides, says):
     assert world.sim.writes() == []
 
 
+@pytest.mark.parametrize("endpoint", ["compute.googleapis.com", "localhost:8080", "ftp://host/"])
+def test_a_gce_endpoint_that_is_not_a_url_is_one_line_exit_2_and_reaches_nothing(world, cli, endpoint):
+    world.add_nodes(1)
+    config = world.write_config()
+    world.sim.reset_calls()
+
+    for command in (["plan"], ["apply", "--yes"], ["status", "--check"]):
+        result = cli(*command, "--config", config, "--gce-endpoint", endpoint)
+        assert result.exit_code == 2, result.output
+        assert "expected an http(s) URL" in result.output and one_line(result.output), result.output
+
+    assert world.sim.calls == []
+
+
 # -- partial failures: exit 1, the rest done, the report names what is missing --------------
 
 

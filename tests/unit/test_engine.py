@@ -36,6 +36,7 @@ def run(fake: FakeProvider, cfg: Config, **kwargs: object) -> engine.Report:
         fake, cfg.limits, bucket=TokenBucket(burst=1000, rate=1000.0, clock=lambda: 0.0, sleep=no_sleep), sleep=no_sleep
     )
     planned = engine.make_plan(fake, cfg, destroy=bool(kwargs.get("destroy")))
+    kwargs.setdefault("sleep", no_sleep)
     return engine.apply(fake, cfg, planned, executor=executor, **kwargs)  # type: ignore[arg-type]
 
 
@@ -276,3 +277,38 @@ def test_a_failed_read_back_after_writing_is_a_failure_not_a_refusal() -> None:
 
     assert not report.converged and "network default not found" in report.unverified
     assert [a.kind for a in fake.calls] == [ActionKind.CLAIM, ActionKind.CREATE]
+
+
+@pytest.mark.parametrize("stale_reads", [0, 1, 3])
+def test_a_read_back_that_lags_the_writes_is_read_again_not_taken_for_drift(stale_reads: int) -> None:
+    """EC2's eventual consistency: reads show the cloud as it was before the writes for a while."""
+    fake = new_cluster()
+    before = fake.observe()
+    reads = {"n": 0}
+    observe = fake.observe
+
+    def lagging():  # type: ignore[no-untyped-def]
+        reads["n"] += 1
+        return before if 1 < reads["n"] <= 1 + stale_reads else observe()
+
+    fake.observe = lagging  # type: ignore[method-assign]
+    waits: list[float] = []
+
+    report = run(fake, config(), sleep=waits.append)
+
+    assert report.converged and report.rounds == 1
+    assert waits == list(engine.READ_BACK_WAITS[:stale_reads])
+    assert_converged_cloud(fake)
+    assert len(fake.calls) == len(report.first.actions), "nothing written twice"
+
+
+def test_reads_that_never_catch_up_end_the_wait_and_the_pass_says_so() -> None:
+    fake = new_cluster()
+    before = fake.observe()
+    fake.observe = lambda: before  # type: ignore[method-assign]
+    waits: list[float] = []
+
+    report = run(fake, config(), sleep=waits.append)
+
+    assert waits == list(engine.READ_BACK_WAITS)
+    assert not report.converged and not report.unverified

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from cloudroutes import errors
@@ -49,6 +49,7 @@ users = st.text(alphabet=st.characters(codec="ascii", categories=["L", "N"]), mi
             "string to sign ..., Signature=***",
             id="sigv4-signature",
         ),
+        pytest.param("Signature:\n0a1b2c3d4e5f60718293a4b5c6d7e8f9", "Signature:\n***", id="botocore-auth-debug"),
     ],
 )
 def test_secrets_in_urls_are_redacted(text, redacted):
@@ -71,6 +72,13 @@ def test_text_without_secrets_is_left_alone(text):
 @given(user=users, password=secrets, token=secrets)
 def test_no_password_or_token_survives_in_any_error(user, password, token):
     url = f"https://{user}:{password}@ec2.example.com:8443/path?Action=x&token={token}"
+    # A "secret" that is also a piece of the host or path (token="exam") shows there, unredacted and rightly.
+    assume(
+        all(
+            s not in "bad endpoint connection problem: https://ec2.example.com:8443/path?Action=x"
+            for s in (password, token)
+        )
+    )
     for error in (ConfigError(f"bad endpoint {url}"), Transient(f"connection problem: {url}")):
         assert password not in error.message and token not in error.message
         assert "ec2.example.com:8443" in error.message, "the host stays: it is what a user needs to see"

@@ -379,6 +379,36 @@ def test_writes_a_provider_meters_apart_do_not_spend_the_route_bucket() -> None:
     assert waits["shared"] > 1000, "five claims and a create through a bucket of one"
 
 
+def test_a_family_short_of_tokens_holds_no_worker_from_the_others() -> None:
+    """Two workers, six interface-flag writes from a bucket of one token a second, six route writes
+    from a full bucket: the routes go at once. (They used to queue behind workers asleep on flag
+    tokens while the route bucket sat full: 200 AWS nodes took 1.47x the floor.)"""
+    flags = [f"f{i}" for i in range(6)]
+    routed = [f"r{i}" for i in range(6)]
+    plan = Plan(
+        actions=(
+            *(Action(kind=ActionKind.ENABLE_FORWARDING, node=NodeName(n)) for n in flags),
+            *(create(ip_network(f"10.244.{i}.0/24"), n) for i, n in enumerate(routed)),
+        )
+    )
+    clock = Clock()
+    sent_at: dict[str, float] = {}
+    fake = FakeProvider(
+        nodes=[node(n) for n in flags + routed], on_execute=lambda action: sent_at.setdefault(str(action.node), clock())
+    )
+    fake.capabilities = dataclasses.replace(
+        fake.capabilities,
+        write_budgets={
+            ActionKind.ENABLE_FORWARDING: Budget(family="flags", burst=1, rate=1.0),
+            ActionKind.CREATE: Budget(family="routes", burst=100, rate=1000.0),
+        },
+    )
+    results = Executor(fake, Limits(concurrency=2), sleep=clock.sleep, clock=clock).run(plan)
+    assert all(r.outcome is Outcome.DONE for r in results)
+    assert {n: sent_at[n] for n in routed} == dict.fromkeys(routed, 100.0), "no route write waited for a flag token"
+    assert sorted(sent_at[n] for n in flags) == pytest.approx([100.0, 101.0, 102.0, 103.0, 104.0, 105.0])
+
+
 def test_progress_is_reported_per_action_not_per_phase() -> None:
     """A long apply's progress bar must move while the phase runs, not jump when it ends."""
     from cloudroutes.config import Limits

@@ -98,3 +98,29 @@ def test_a_throttled_quota_shrinks_and_grows_back() -> None:
     for _ in range(200):
         limiter.relieved()
     assert limiter.rate == pytest.approx(100 / 60)
+
+
+def test_try_take_never_blocks_and_says_how_long_until_a_token() -> None:
+    now = [0.0]
+    bucket = TokenBucket(burst=2, rate=4.0, clock=lambda: now[0], sleep=_never)
+    assert [bucket.try_take(), bucket.try_take()] == [0.0, 0.0]
+    assert bucket.try_take() == pytest.approx(0.25)
+    assert bucket.try_take() == pytest.approx(0.25), "asking takes nothing"
+    now[0] = 0.25
+    assert bucket.try_take() == 0.0
+
+
+def test_window_try_take_grants_a_window_s_worth_then_names_when_the_oldest_expires() -> None:
+    now = [0.0]
+    quota = WindowQuota(limit=3, window=60.0, clock=lambda: now[0], sleep=_never)
+    for moment in (0.0, 10.0, 20.0):
+        now[0] = moment
+        assert quota.try_take() == 0.0
+    now[0] = 30.0
+    assert quota.try_take() == pytest.approx(30.0)
+    now[0] = 60.0
+    assert quota.try_take() == 0.0
+
+
+def _never(seconds: float) -> None:
+    raise AssertionError(f"try_take slept {seconds} s")

@@ -3,8 +3,9 @@
 moto answers the EC2 API faithfully in shape but skips rules that matter for routes: no routes-per-table
 limit, no VPC-CIDR overlap check, destinations stored verbatim, InstanceId targets accepted on
 multi-interface instances, a duplicate NetworkInterfaceId route silently overwrites, routes never turn
-`blackhole`, and instance and primary-interface source/dest checks drift apart. `checks()` says which
-rules guard which action; `after()` is what EC2 does beside moto once a write succeeded.
+`blackhole` nor name the instance of their interface, and instance and primary-interface source/dest
+checks drift apart. `checks()` says which rules guard which action; `after()` is what EC2 does beside
+moto once a write succeeded.
 
 Never here: faults, throttling, the call log or HTTP (sim.py, buckets.py, calls.py, server.py), and
 nothing of the cloudroutes engine.
@@ -160,6 +161,19 @@ def route_state(route: MotoRoute) -> str:
     return "active"
 
 
+def route_instance_id(route: MotoRoute) -> str | None:
+    """EC2 names the instance of an attached interface beside it in a route (moto names only the
+    interface): hashicorp/terraform-provider-aws#14197."""
+    if route.instance is not None:
+        return str(route.instance.id)
+    interface = route.interface
+    if interface is None or interface.id not in route.route_table.ec2_backend.enis or interface.instance is None:
+        return None
+    return str(interface.instance.id)
+
+
 def install_route_state() -> None:
-    """moto hard-codes `active`; the sim owns moto in this process, so it may teach it better."""
+    """moto hard-codes `active` and leaves out an interface's instance; the sim owns moto in this
+    process, so it may teach it better."""
     MotoRoute.state = property(route_state)
+    MotoRoute.instance_id = property(route_instance_id)

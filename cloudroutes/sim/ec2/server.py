@@ -78,12 +78,15 @@ class RulesLayer:
             self.sim.call_log.record(action, params, exc.status)
             return Answer(exc.status_line(), [("Content-Type", "text/xml")], exc.body()).send(start_response)
         read = self._reader(environ)
+        lost = None
         with self.sim.lag.write(action, params, read) as commit:
             answer = self._forward(environ, params)
-            self.sim.call_log.record(action, params, answer.status)
             if answer.ok:
-                self.sim._after(action, params)
+                lost = self.sim._after(action, params)
                 commit()
+            self.sim.call_log.record(action, params, lost.status if lost else answer.status)
+        if lost is not None:
+            return Answer(lost.status_line(), [("Content-Type", "text/xml")], lost.body()).send(start_response)
         if answer.ok:
             answer = Answer(answer.status_line, answer.headers, self.sim.lag.rewrite(action, params, answer.body, read))
         return answer.send(start_response)
@@ -117,6 +120,7 @@ class RulesLayer:
     def _route_quota(self, environ: dict[str, Any], body: bytes, start_response: StartResponse) -> list[bytes]:
         try:
             self.sim.gate.check("GetServiceQuota", {}, environ, body)
+            self.sim._admit_quota()
         except Ec2Error as exc:
             # Service Quotas speaks JSON: its errors are {"__type", "message"}, not EC2's XML.
             self.sim.call_log.record("GetServiceQuota", {}, exc.status)

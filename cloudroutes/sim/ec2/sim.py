@@ -8,8 +8,9 @@ faults, read lag and a call log.
 
 Faults are off by default: `latency` seconds before each call, `throttle_rate` (a share of mutating
 calls answered RequestLimitExceeded), `write_bucket=(burst, per_second)` to enforce EC2's own
-mutating-call token bucket the way AWS does, or `read_lag` seconds during which reads show a resource
-as it was before a write (EC2's eventual consistency, see lag.py).
+mutating-call token bucket the way AWS does, `read_lag` seconds during which reads show a resource
+as it was before a write (EC2's eventual consistency, see lag.py), seeded random faults of every
+kind (`set_chaos`, chaos.py) and a tripwire on the Nth write (`trip_after`).
 
 IAM mode (`enforce_iam()`): every request must carry an access key of a user in moto's IAM and pass
 that user's policies, EC2 resources and condition keys included (gate.py, iam.py). `add_user()` makes
@@ -32,7 +33,7 @@ from typing import Any
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from cloudroutes.sim.ec2 import backend, rules
+from cloudroutes.sim.ec2 import backend, chaos, rules
 from cloudroutes.sim.ec2.buckets import WriteBuckets
 from cloudroutes.sim.ec2.calls import MUTATING, Call, CallLog
 from cloudroutes.sim.ec2.errors import Ec2Error
@@ -76,6 +77,7 @@ class Ec2Sim:
         self.lag = ReadLag(region, clock)
         self.set_read_lag(read_lag)
         self._random = random.Random(seed)
+        self.faults = chaos.Faults()
         self.call_log = CallLog()
         self.gate = Gate(region)
         self._keys = dict(SIM_KEYS)
@@ -190,6 +192,14 @@ class Ec2Sim:
     def read_lag(self) -> float:
         return self.lag.seconds
 
+    def set_chaos(self, profile: chaos.Chaos) -> None:
+        """Seeded random faults from now on (chaos.Chaos() turns them off)."""
+        self.faults.set(profile)
+
+    def trip_after(self, writes: int, action: Callable[[], None]) -> None:
+        """Call `action` once the `writes`-th write from now on has landed, before its answer leaves."""
+        self.faults.trip_after(writes, action)
+
     def set_launch_time(self, instance_id: str, when: Any) -> None:
         """EC2 reports launch times to the second; tests that need an order set it outright."""
         backend.instance(self.region, instance_id).launch_time = when
@@ -215,15 +225,24 @@ class Ec2Sim:
         delay = self.write_latency if action in MUTATING and self.write_latency is not None else self.latency
         if delay:
             time.sleep(delay)
+        if failure := self.faults.before(action, write=action in MUTATING):
+            raise failure
         if action in MUTATING:
             with self._lock:
                 throttled = not self._buckets.take(action) or (
                     self.throttle_rate > 0 and self._random.random() < self.throttle_rate
                 )
             if throttled:
-                raise Ec2Error("RequestLimitExceeded", "Request limit exceeded.", status=503)
+                raise chaos.throttled()
         for check in self._checks.get(action, ()):
             check(self.region, params)
 
-    def _after(self, action: str, params: dict[str, str]) -> None:
+    def _admit_quota(self) -> None:
+        """GetServiceQuota meets the random faults too (it is a read)."""
+        if failure := self.faults.before("GetServiceQuota", write=False):
+            raise failure
+
+    def _after(self, action: str, params: dict[str, str]) -> Ec2Error | None:
+        """What EC2 does beside moto once a write succeeded; the answer's loss, if chaos loses it."""
         rules.after(self.region, action, params)
+        return self.faults.landed() if action in MUTATING else None

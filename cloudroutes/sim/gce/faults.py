@@ -1,9 +1,12 @@
-"""Failures on demand: queued one-shot faults and a fixed-rate write throttle. Thread-safe."""
+"""Failures on demand: queued one-shot faults, seeded random faults (chaos) and a fixed-rate write
+throttle. Thread-safe."""
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cloudroutes.sim.gce import errors
@@ -26,12 +29,72 @@ class Fault:
         return errors.ApiError(self.http_status, self.reason, self.message)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chaos:
+    """Seeded random faults, each a share of the calls it applies to (0: never)."""
+
+    seed: int = 0
+    throttle_reads: float = 0.0
+    """Reads answered 403 rateLimitExceeded."""
+    throttle_writes: float = 0.0
+    """Writes answered 403 rateLimitExceeded (nothing happens)."""
+    server_errors: float = 0.0
+    """Any call answered 500 internalError (nothing happens)."""
+    failed_operations: float = 0.0
+    """Writes accepted whose operation ends DONE with a 503 backendError (the write has no effect)."""
+
+
 class Faults:
-    """One-shot faults, consumed in the order they were queued, per method."""
+    """One-shot faults, consumed in the order they were queued, per method; then chaos, if set."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queue: deque[Fault] = deque()
+        self._chaos = Chaos()
+        self._random = random.Random(0)
+        self._writes = 0
+        self._tripwire: tuple[int, Callable[[], None]] | None = None
+
+    def set_chaos(self, chaos: Chaos) -> None:
+        with self._lock:
+            self._chaos, self._random = chaos, random.Random(chaos.seed)
+
+    def trip_after(self, writes: int, action: Callable[[], None]) -> None:
+        """Call `action` once, when the `writes`-th accepted write from now on has landed (before its
+        caller hears the answer): a client killed in the middle of its writes."""
+        with self._lock:
+            self._writes, self._tripwire = 0, (writes, action)
+
+    def landed(self) -> None:
+        """A write was accepted: spring the tripwire when its count comes."""
+        with self._lock:
+            self._writes += 1
+            wire = self._tripwire
+            if wire is None or self._writes < wire[0]:
+                return
+            self._tripwire = None
+        wire[1]()
+
+    def chaos(self, method_id: str, *, is_write: bool) -> errors.ApiError | None:
+        """The random fault this HTTP call meets, if any."""
+        with self._lock:
+            chaos, draw = self._chaos, self._random.random
+            if chaos.server_errors and draw() < chaos.server_errors:
+                return errors.internal("Internal Error")
+            throttle = chaos.throttle_writes if is_write else chaos.throttle_reads
+            if throttle and draw() < throttle:
+                return errors.rate_limited()
+            failing = is_write and method_id in OPERATION_METHODS and chaos.failed_operations
+            if failing and draw() < chaos.failed_operations:
+                fault = Fault(
+                    method_id=method_id,
+                    http_status=503,
+                    reason="backendError",
+                    message="Backend Error",
+                    in_operation=True,
+                )
+                self._queue.append(fault)
+        return None
 
     def add(self, fault: Fault) -> None:
         if fault.in_operation and fault.method_id not in OPERATION_METHODS:

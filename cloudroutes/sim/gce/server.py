@@ -50,6 +50,8 @@ class Dispatcher:
             self.limiter.check()
         if fault := self.world.faults.take(endpoint.method_id, in_operation=False):
             raise fault.error()  # reads too: a list or an operation wait can fail as well
+        if failure := self.world.faults.chaos(endpoint.method_id, is_write=endpoint.is_write):
+            raise failure
         if params["project"] != self.world.project:
             raise errors.not_found(f"projects/{params['project']}")
         if body is not None and not isinstance(body, dict):
@@ -59,7 +61,10 @@ class Dispatcher:
             return endpoint.handler(self.world, request)
         with self.world.lock:
             self.world.advance()
-            return endpoint.handler(self.world, request)
+            answer = endpoint.handler(self.world, request)
+        if endpoint.is_write:
+            self.world.faults.landed()
+        return answer
 
 
 class _Handler(loopback.QuietHandler):

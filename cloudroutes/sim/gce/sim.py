@@ -6,7 +6,7 @@ server. Test-side methods change the world directly and take the same lock the s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from cloudroutes.sim import loopback
@@ -83,6 +83,14 @@ class ComputeSim(loopback.Served):
         role's includedPermissions) is refused with GCE's 403 "Required '...' permission for '...'".
         None: every call allowed again."""
         self._permissions.grant(permissions)
+
+    def set_chaos(self, chaos: faults.Chaos) -> None:
+        """Seeded random faults from now on (faults.Chaos() turns them off)."""
+        self._faults.set_chaos(chaos)
+
+    def trip_after(self, writes: int, action: Callable[[], None]) -> None:
+        """Call `action` once the `writes`-th write from now on has landed, before its answer leaves."""
+        self._faults.trip_after(writes, action)
 
     def fail_next(
         self,

@@ -1,0 +1,91 @@
+"""Seeded random faults for the embedded EC2, and a tripwire on the Nth write. Thread-safe.
+
+EC2's answers under strain: RequestLimitExceeded (503) for a throttled call, read or write (its
+buckets meter Describe* calls too), InternalError (500) for a failed call, and sometimes a 500
+for a write that did land: EC2 writes are synchronous, so a lost answer is its "failed operation".
+
+Never here: the deterministic faults (latency, the token buckets, read lag: sim.py, buckets.py,
+lag.py) or HTTP.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cloudroutes.sim.ec2.errors import Ec2Error
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chaos:
+    """Each a share of the calls it applies to (0: never)."""
+
+    seed: int = 0
+    throttle_reads: float = 0.0
+    """Reads answered RequestLimitExceeded."""
+    throttle_writes: float = 0.0
+    """Writes answered RequestLimitExceeded (nothing happens)."""
+    server_errors: float = 0.0
+    """Any call (GetServiceQuota too) answered InternalError (nothing happens)."""
+    failed_operations: float = 0.0
+    """Writes that land, then answer InternalError: the caller cannot tell they happened."""
+
+
+def throttled() -> Ec2Error:
+    return Ec2Error("RequestLimitExceeded", "Request limit exceeded.", status=503)
+
+
+def internal() -> Ec2Error:
+    return Ec2Error("InternalError", "An internal error has occurred.", status=500)
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chaos = Chaos()
+        self._random = random.Random(0)
+        self._writes = 0
+        self._tripwire: tuple[int, Callable[[], None]] | None = None
+        self._once: dict[str, list[Ec2Error]] = {}
+
+    def fail_next(self, action: str, error: Ec2Error) -> None:
+        """The next call of `action` (GetServiceQuota included) answers `error`, once."""
+        with self._lock:
+            self._once.setdefault(action, []).append(error)
+
+    def set(self, chaos: Chaos) -> None:
+        with self._lock:
+            self._chaos, self._random = chaos, random.Random(chaos.seed)
+
+    def trip_after(self, writes: int, action: Callable[[], None]) -> None:
+        with self._lock:
+            self._writes, self._tripwire = 0, (writes, action)
+
+    def before(self, action: str, *, write: bool) -> Ec2Error | None:
+        """The fault a call meets before EC2 acts on it, if any."""
+        with self._lock:
+            if self._once.get(action):
+                return self._once[action].pop(0)
+            chaos, draw = self._chaos, self._random.random
+            if chaos.server_errors and draw() < chaos.server_errors:
+                return internal()
+            throttle = chaos.throttle_writes if write else chaos.throttle_reads
+            if throttle and draw() < throttle:
+                return throttled()
+        return None
+
+    def landed(self) -> Ec2Error | None:
+        """A write succeeded: spring the tripwire when its count comes; maybe lose the answer."""
+        with self._lock:
+            self._writes += 1
+            wire = self._tripwire
+            if wire is not None and self._writes >= wire[0]:
+                self._tripwire = None
+            else:
+                wire = None
+            lost = bool(self._chaos.failed_operations) and self._random.random() < self._chaos.failed_operations
+        if wire is not None:
+            wire[1]()
+        return internal() if lost else None

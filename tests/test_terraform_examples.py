@@ -1,5 +1,7 @@
 """terraform-examples/ stay formatted, valid where a provider plugin is at hand, and in step with
-the names the product reads (tags, labels, IAM actions)."""
+the names the product reads (tags, labels, IAM actions). Where a mirror of the AWS provider is on
+the machine (tests/terraform_mirror.py says where it looks), the AWS example is applied for real
+against the embedded EC2 cloud, cloudroutes converges on what it built, and it is destroyed."""
 
 from __future__ import annotations
 
@@ -8,17 +10,22 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from cloudroutes.providers import aws, gce_errors, gce_names
+from cloudroutes.sim.ec2 import Ec2Sim
+from tests import terraform_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "terraform-examples"
-PLUGIN_DIR = Path(os.environ.get("CLOUDROUTES_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 TERRAFORM = shutil.which("terraform")
+# Never the network: no version check, no registry (the CLI config below names only the mirror).
 ENV = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
 
 
@@ -26,6 +33,46 @@ def needs_terraform() -> None:
     if TERRAFORM is None:
         print("skipping: no terraform binary on this machine")
         pytest.skip("no terraform binary on this machine")
+
+
+@dataclass(frozen=True)
+class Workdir:
+    path: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        assert TERRAFORM is not None
+        return subprocess.run(
+            [TERRAFORM, *args],
+            cwd=self.path,
+            env=self.env | env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+@pytest.fixture(scope="module")
+def aws_workdir(tmp_path_factory: pytest.TempPathFactory) -> Workdir:
+    """terraform-examples/aws copied and initialised once for the module, from the local mirror only:
+    a generated CLI config whose provider_installation names nothing but the mirror, and -plugin-dir."""
+    needs_terraform()
+    found = terraform_mirror.find()
+    if found.mirror is None:
+        print(f"skipping: {found.reason}")
+        pytest.skip(found.reason)
+    base = tmp_path_factory.mktemp("tf")
+    cli_config = base / "cli.tfrc"
+    cli_config.write_text(
+        "provider_installation {\n"
+        f'  filesystem_mirror {{\n    path    = "{found.mirror}"\n'
+        '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n}\n'
+    )
+    work = Workdir(base / "aws", ENV | {"TF_CLI_CONFIG_FILE": str(cli_config)})
+    shutil.copytree(EXAMPLES / "aws", work.path)
+    init = work.run("init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={found.mirror}")
+    assert init.returncode == 0, init.stdout + init.stderr
+    return work
 
 
 def test_examples_are_formatted():
@@ -36,23 +83,118 @@ def test_examples_are_formatted():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_aws_example_validates_with_a_local_provider(tmp_path):
-    needs_terraform()
-    if not (PLUGIN_DIR / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
-        print(f"skipping: no hashicorp/aws plugin under {PLUGIN_DIR} (no registry access here)")
-        pytest.skip(f"no hashicorp/aws plugin under {PLUGIN_DIR}")
-    work = tmp_path / "aws"
-    shutil.copytree(EXAMPLES / "aws", work)
-    init = subprocess.run(
-        [TERRAFORM, "init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"],
-        cwd=work,
-        env=ENV,
-        capture_output=True,
-        text=True,
-    )
-    assert init.returncode == 0, init.stdout + init.stderr
-    validate = subprocess.run([TERRAFORM, "validate", "-json"], cwd=work, env=ENV, capture_output=True, text=True)
+def test_aws_example_validates_with_a_local_provider(aws_workdir: Workdir) -> None:
+    validate = aws_workdir.run("validate", "-json")
     assert json.loads(validate.stdout)["valid"], validate.stdout
+
+
+SIM_PROVIDER = """\
+# Test only: the provider pointed at the embedded EC2 cloud, whose one port answers EC2, IAM and STS.
+variable "sim_endpoint" {
+  type = string
+}
+
+provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  endpoints {
+    ec2 = var.sim_endpoint
+    iam = var.sim_endpoint
+    sts = var.sim_endpoint
+  }
+}
+"""
+
+
+def test_the_aws_example_applied_for_real_is_what_cloudroutes_converges_on(
+    aws_workdir: Workdir, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """terraform apply builds the example (2 AZs, one node each), cloudroutes converges on it with only
+    the permissions Terraform granted, Terraform then sees no drift (its ignore_changes keep it off
+    what cloudroutes owns), and terraform destroy takes it all down."""
+    with Ec2Sim() as sim:
+        for key, value in sim.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("CLOUDROUTES_CONFIG", raising=False)
+        ec2 = sim.client()
+        ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        (aws_workdir.path / "sim_provider.tf").write_text(SIM_PROVIDER)
+        tf_args = [
+            "-input=false",
+            "-no-color",
+            "-parallelism=20",
+            f"-var=sim_endpoint={sim.endpoint}",
+            f"-var=ami={ami}",
+            '-var=azs=["us-east-1a", "us-east-1b"]',
+            "-var=nodes_per_az=1",
+        ]
+        built = aws_workdir.run("apply", "-auto-approve", *tf_args, **sim.env())
+        assert built.returncode == 0, built.stdout[-3000:] + built.stderr
+        config = tmp_path / "cloudroutes.toml"
+        config.write_text(aws_workdir.run("output", "-raw", "cloudroutes_toml").stdout)
+        vpc_id = _vpc_of(config)
+
+        # The instance profile carries the role, and the role exactly the policy Terraform filled in.
+        iam = sim.client("iam")
+        profile = iam.get_instance_profile(InstanceProfileName="cloudroutes-prod-eu")["InstanceProfile"]
+        assert [r["RoleName"] for r in profile["Roles"]] == ["cloudroutes-prod-eu"]
+        trust = iam.get_role(RoleName="cloudroutes-prod-eu")["Role"]["AssumeRolePolicyDocument"]
+        assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+        attached = iam.list_attached_role_policies(RoleName="cloudroutes-prod-eu")["AttachedPolicies"]
+        assert [p["PolicyName"] for p in attached] == ["cloudroutes-prod-eu"]
+
+        # cloudroutes runs with that policy and nothing else (the sim enforces IAM from here on).
+        # moto has no instance metadata to hand out the role's credentials, so a user holds the same
+        # managed policy instead.
+        sim.enforce_iam()
+        iam = sim.client("iam")
+        iam.create_user(UserName="controller")
+        iam.attach_user_policy(UserName="controller", PolicyArn=attached[0]["PolicyArn"])
+        key = iam.create_access_key(UserName="controller")["AccessKey"]
+        as_controller = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+        applied = cli("apply", "--yes", "--config", str(config), "--output", "json", **as_controller)
+        assert applied.exit_code == 0, applied.output
+        report = json.loads(applied.output)
+        assert report["converged"] and report["plan"]["summary"]["create"] == 4, report["plan"]["summary"]
+        assert cli("status", "--check", "--config", str(config), **as_controller).exit_code == 0
+        assert cli("plan", "--detailed-exitcode", "--config", str(config), **as_controller).exit_code == 0
+
+        ec2 = sim.client()
+        nodes = ec2.describe_instances(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Reservations"]
+        subnets = {
+            i["NetworkInterfaces"][0]["NetworkInterfaceId"]: {t["Key"]: t["Value"] for t in i["Tags"]}[aws.CIDR_TAG]
+            for r in nodes
+            for i in r["Instances"]
+        }
+        assert len(subnets) == 2
+        tables = ec2.describe_route_tables(Filters=[{"Name": "tag-key", "Values": ["kubernetes.io/cluster/prod-eu"]}])
+        for table in tables["RouteTables"]:
+            ours = {
+                r["NetworkInterfaceId"]: r["DestinationCidrBlock"]
+                for r in table["Routes"]
+                if r.get("DestinationCidrBlock", "").startswith("10.244.")
+            }
+            assert ours == subnets, table["RouteTableId"]
+        assert len(tables["RouteTables"]) == 2
+
+        # Terraform sees no drift: it leaves the routes, tags and forwarding flags to cloudroutes.
+        admin = sim.env()
+        drift = aws_workdir.run("plan", "-detailed-exitcode", *tf_args, **admin)
+        assert drift.returncode == 0, drift.stdout[-3000:] + drift.stderr
+
+        gone = aws_workdir.run("destroy", "-auto-approve", "-refresh=false", *tf_args, **admin)
+        assert gone.returncode == 0, gone.stdout[-3000:] + gone.stderr
+        assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"] == []
+
+
+def _vpc_of(config: Path) -> str:
+    found = re.search(r'vpc_id = "(vpc-[0-9a-f]+)"', config.read_text())
+    assert found, config.read_text()
+    return found.group(1)
 
 
 def test_aws_example_speaks_the_products_names():

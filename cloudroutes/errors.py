@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import re
 
-MAX_MESSAGE = 300
+MAX_MESSAGE = 500
+"""One line, bounded; long enough for the config discovery error, which names three paths (an
+$XDG_CONFIG_HOME deep in a CI runner's workspace among them) before the keys it still needs."""
 REDACTED = "***"
 
 # scheme://user:password@host -> scheme://***@host (the user too: it is half of the pair).

@@ -17,7 +17,7 @@ from cloudroutes.cli import app
 from cloudroutes.cli import options as cli_options
 from cloudroutes.config import AwsConfig, Config, GceConfig, KubernetesConfig, Limits
 from cloudroutes.config.values import Kind, kind_of
-from cloudroutes.errors import EXIT_USAGE, ConfigError
+from cloudroutes.errors import EXIT_USAGE, MAX_MESSAGE, ConfigError
 from cloudroutes.model import Cluster, IPNetwork
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -393,8 +393,8 @@ def test_unreadable_bytes_are_a_config_error(tmp_path: Path) -> None:
 
 
 def test_long_errors_are_cut_to_one_bounded_line(tmp_path: Path) -> None:
-    message = bad(write(tmp_path, _cluster(cidr='"' + "x" * 500 + '/16"')))
-    assert len(message) <= 300 and message.endswith("...")
+    message = bad(write(tmp_path, _cluster(cidr='"' + "x" * 2000 + '/16"')))
+    assert len(message) == MAX_MESSAGE and message.endswith("...")
 
 
 # -- gaps found while testing ----------------------------------------------------------------

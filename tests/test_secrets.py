@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.cli_output import parse_json
+
 CLI = [sys.executable, "-m", "cloudroutes"]
 SECRET = "S3CRET"
 TOKEN = "T0KEN"
@@ -83,7 +85,9 @@ def test_a_failing_run_never_shows_the_endpoint_s_password(where, command, close
     result = run(command, env, str(tmp_path))
 
     assert result.returncode == 1, result.stderr
-    assert "127.0.0.1" in result.stderr, "the error still says where it could not connect"
+    # Under --output json the error is the JSON object on stdout, not a line on stderr.
+    said = parse_json(command[0], result.stdout)["error"]["message"] if "json" in command else result.stderr
+    assert "127.0.0.1" in said, "the error still says where it could not connect"
     assert SECRET not in result.stdout + result.stderr
     assert TOKEN not in result.stdout + result.stderr
 

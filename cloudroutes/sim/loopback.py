@@ -9,9 +9,10 @@ import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 C = TypeVar("C")
+W = TypeVar("W", bound="_Call")
 S = TypeVar("S", bound="Served")
 
 
@@ -33,6 +34,27 @@ class CallLog(Generic[C]):
     def clear(self) -> None:
         with self._lock:
             self._calls.clear()
+
+
+class _Call(Protocol):
+    @property
+    def is_write(self) -> bool: ...
+
+
+class LoggedCalls(Generic[W]):
+    """What a test reads of an emulator's call log: every call, the writes, a fresh start."""
+
+    _calls: CallLog[W]
+
+    @property
+    def calls(self) -> list[W]:
+        return self._calls.snapshot()
+
+    def writes(self) -> list[W]:
+        return [c for c in self._calls.snapshot() if c.is_write]
+
+    def reset_calls(self) -> None:
+        self._calls.clear()
 
 
 class TrackingServer(ThreadingHTTPServer):

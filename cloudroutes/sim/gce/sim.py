@@ -17,7 +17,7 @@ from cloudroutes.sim.gce.server import Dispatcher, serve
 from cloudroutes.sim.gce.state import World
 
 
-class ComputeSim(loopback.Served):
+class ComputeSim(loopback.Served, loopback.LoggedCalls[Call]):
     def __init__(
         self,
         project: str = "demo-project",
@@ -191,16 +191,6 @@ class ComputeSim(loopback.Served):
             seed.remove_route(self._world, name)
 
     # --- observation ------------------------------------------------------------------------------
-
-    @property
-    def calls(self) -> list[Call]:
-        return self._calls.snapshot()
-
-    def writes(self) -> list[Call]:
-        return [c for c in self._calls.snapshot() if c.is_write]
-
-    def reset_calls(self) -> None:
-        self._calls.clear()
 
     def routes(self) -> list[dict[str, Any]]:
         """Every route as GCE JSON (with warnings), sorted by name; completes due operations first."""

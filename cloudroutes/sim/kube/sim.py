@@ -22,7 +22,7 @@ DEFAULT_TOKEN = "cloudroutes-emulator-token"
 DEFAULT_CONTEXT = "cloudroutes-emulator"
 
 
-class KubeSim(loopback.Served):
+class KubeSim(loopback.Served, loopback.LoggedCalls[Call]):
     def __init__(
         self,
         *,
@@ -136,16 +136,6 @@ class KubeSim(loopback.Served):
         self._faults.add_race(Race(name, copy.deepcopy(dict(change or default))))
 
     # --- observation ------------------------------------------------------------------------------
-
-    @property
-    def calls(self) -> list[Call]:
-        return self._calls.snapshot()
-
-    def writes(self) -> list[Call]:
-        return [c for c in self._calls.snapshot() if c.is_write]
-
-    def reset_calls(self) -> None:
-        self._calls.clear()
 
     def nodes(self) -> list[dict[str, Any]]:
         """Every Node as the server holds it, sorted by name."""

@@ -755,7 +755,7 @@ def test_module_main_runs_until_ctrl_c() -> None:
         ) as answer:
             assert [i["name"] for i in json.load(answer)["items"]] == ["node-1"]
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=30) == 0
         assert "Traceback" not in proc.stderr.read()
     finally:
         if proc.poll() is None:

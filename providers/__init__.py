@@ -30,6 +30,7 @@ __all__ = [
     "create",
     "ledger",
     "node_reader",
+    "pod_cidr_reader",
 ]
 
 REGISTRY: dict[str, str] = {
@@ -63,6 +64,14 @@ def create(name: str, config: Config) -> Provider:
 def node_reader(name: str) -> NodeReader:
     reader: NodeReader = _load(NODE_READERS, name)
     return reader
+
+
+def pod_cidr_reader() -> NodeReader:
+    """How a VM reads its subnet from its Kubernetes Node instead (`node-cidr --from kubernetes`): the
+    Node's name where a cloud reader takes an instance, `settings` kubeconfig and context."""
+    from cloudroutes.providers.kube_node import node_subnets
+
+    return node_subnets
 
 
 def ledger(settings: KubernetesConfig) -> NodeLedger:

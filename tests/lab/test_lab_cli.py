@@ -59,9 +59,6 @@ def test_the_three_requirements_hold_only_while_cloudroutes_says_so(lab_host: No
         assert set(env) >= {"AWS_ENDPOINT_URL", "CLOUDROUTES_CONFIG"}
 
         before = verify(env, want=3)
-        local = [c for c in before["checks"] if c["source"].split("-")[0] == c["destination"].split("-")[0]]
-        assert local and all(c["ok"] for c in local), "pods on one VM reach each other over its cbr0"
-        assert all(c["source"].split("-")[0] != c["destination"].split("-")[0] for c in before["checks"] if not c["ok"])
         assert all(not c["ok"] for c in before["checks"] if c["kind"] == "pod-pod-remote")
 
         # The README's steps, one after the other: verify waits for the VMs to boot their bridges.

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NODE_READERS",
+    "POD_CIDR_READERS",
     "REGISTRY",
     "Budget",
     "Capabilities",
@@ -30,6 +31,7 @@ __all__ = [
     "create",
     "ledger",
     "node_reader",
+    "pod_cidr_reader",
 ]
 
 REGISTRY: dict[str, str] = {
@@ -41,6 +43,8 @@ NODE_READERS: dict[str, str] = {
     "gce": "cloudroutes.providers.gce_node:node_subnets",
 }
 """How a VM reads its own subnet at boot (`node-cidr`): small modules that load no cloud SDK they can avoid."""
+POD_CIDR_READERS: dict[str, str] = {"kubernetes": "cloudroutes.providers.kube_node:node_subnets"}
+"""`node-cidr --from kubernetes`: the Node's spec.podCIDRs instead of the VM's tag or label."""
 
 NodeReader = Callable[..., "tuple[IPNetwork, ...]"]
 
@@ -62,6 +66,13 @@ def create(name: str, config: Config) -> Provider:
 
 def node_reader(name: str) -> NodeReader:
     reader: NodeReader = _load(NODE_READERS, name)
+    return reader
+
+
+def pod_cidr_reader() -> NodeReader:
+    """How a VM reads its subnet from its Kubernetes Node instead (`node-cidr --from kubernetes`): the
+    Node's name where a cloud reader takes an instance, `settings` kubeconfig and context."""
+    reader: NodeReader = _load(POD_CIDR_READERS, "kubernetes")
     return reader
 
 

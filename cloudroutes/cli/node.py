@@ -1,4 +1,5 @@
-"""The half that runs on the VM: `node-cidr` prints this VM's own subnet from the cloud ledger."""
+"""The half that runs on the VM: `node-cidr` prints this VM's own subnet from the cloud ledger, or
+(`--from kubernetes`) from its Kubernetes Node's spec.podCIDRs."""
 
 from __future__ import annotations
 
@@ -31,8 +32,35 @@ def node_cidr(
         ),
     ] = "",
     region: Annotated[str, typer.Option("--region", help="AWS region; default from the environment or metadata.")] = "",
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="cloud: the VM's tag or label; kubernetes: its Node's spec.podCIDRs (when Kubernetes assigns them).",
+        ),
+    ] = "cloud",
+    node_name: Annotated[
+        str | None,
+        typer.Option(
+            "--node-name", help="With --from kubernetes: the Node's name (default: this hostname, as kubelet names it)."
+        ),
+    ] = None,
+    kubeconfig: Annotated[
+        str,
+        typer.Option(
+            "--kubeconfig",
+            envvar="CLOUDROUTES_KUBERNETES_KUBECONFIG",
+            help="With --from kubernetes (default: KUBECONFIG, ~/.kube/config, then in-cluster).",
+        ),
+    ] = "",
+    context: Annotated[
+        str,
+        typer.Option(
+            "--context", envvar="CLOUDROUTES_KUBERNETES_CONTEXT", help="With --from kubernetes: the kubeconfig context."
+        ),
+    ] = "",
 ) -> None:
-    """Print this VM's pod subnet from the cloud ledger. Exit 3 while none is assigned yet."""
+    """Print this VM's pod subnet from the cloud ledger (or its Node). Exit 3 while none is assigned yet."""
     setup_logging(False)
 
     def body() -> int:
@@ -40,6 +68,17 @@ def node_cidr(
 
         if format_ not in nodecidr.FORMATS:
             raise ConfigError(f"--format must be one of {', '.join(nodecidr.FORMATS)}")
+        if source not in SOURCES:
+            raise ConfigError(f"--from must be one of {', '.join(SOURCES)}")
+        if source == "kubernetes":
+            if instance_id:
+                raise ConfigError("--instance-id names a VM in the cloud; with --from kubernetes use --node-name")
+            read = providers.pod_cidr_reader()
+            subnets = read(node_name, settings={"kubeconfig": kubeconfig, "context": context})
+            out.print(nodecidr.render(subnets, format_), markup=False, highlight=False)
+            return EXIT_OK
+        if node_name:
+            raise ConfigError("--node-name names a Kubernetes Node: it goes with --from kubernetes")
         try:
             reader = providers.node_reader(provider)
         except ValueError:
@@ -50,6 +89,9 @@ def node_cidr(
         return EXIT_OK
 
     guarded(body)
+
+
+SOURCES = ("cloud", "kubernetes")
 
 
 def _settings(provider: str, env: Mapping[str, str]) -> dict[str, str]:

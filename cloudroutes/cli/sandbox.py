@@ -250,6 +250,15 @@ def lab_up(
         str, typer.Option("--provider", help="The embedded cloud the fabric follows: aws or gce.")
     ] = "aws",
     state_dir: StateDirOpt = DEFAULT_LAB_DIR,
+    kubernetes: Annotated[
+        str,
+        typer.Option(
+            "--kubernetes",
+            metavar="MODE",
+            help="Also an embedded Kubernetes API with a Node per VM, in [kubernetes] mode publish or adopt "
+            "(adopt: each Node starts with a podCIDR); the VMs boot with node-cidr --from kubernetes.",
+        ),
+    ] = "",
 ) -> None:
     """Start the embedded cloud and build the namespace fabric; prints what to export."""
     setup_logging(False)
@@ -257,9 +266,12 @@ def lab_up(
     def step(lab: Any) -> int:
         if provider not in ("aws", "gce"):
             raise ConfigError("--provider must be aws or gce")
-        info = lab.up(nodes=nodes, state_dir=state_dir, provider=provider)
+        if kubernetes not in ("", "publish", "adopt"):
+            raise ConfigError("--kubernetes must be publish or adopt")
+        info = lab.up(nodes=nodes, state_dir=state_dir, provider=provider, kubernetes=kubernetes)
         out.print(info.exports(), markup=False, highlight=False)
         again = "cloudroutes lab up" + (f" --provider {provider}" if provider != "aws" else "")
+        again += f" --kubernetes {kubernetes}" if kubernetes else ""
         err.print(f'lab up: {nodes} VM(s); run: eval "$({again})" to export, then cloudroutes apply --yes')
         return EXIT_OK
 

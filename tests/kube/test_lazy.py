@@ -21,6 +21,11 @@ def test_importing_the_adapter_loads_no_client() -> None:
     assert _loaded_after("import cloudroutes.providers.kube") == []
 
 
+def test_importing_the_node_reader_loads_no_client() -> None:
+    """`node-cidr --from kubernetes` pays for lightkube only when it runs, not on --help."""
+    assert _loaded_after("import cloudroutes.providers.kube_node") == []
+
+
 def test_help_loads_no_kubernetes_client() -> None:
     code = (
         "from typer.testing import CliRunner\n"

@@ -306,6 +306,23 @@ def test_config_exports_and_boot_environment_follow_the_provider(provider: str, 
         )
 
 
+def test_with_kubernetes_the_config_routes_the_nodes_and_the_vms_read_them_through_the_relay(tmp_path: Path) -> None:
+    info = lab.LabInfo(
+        state_dir=tmp_path,
+        endpoint="http://127.0.0.1:5000",
+        daemon_pid=1,
+        vms=(),
+        vpc_id="vpc-1",
+        kubernetes="adopt",
+        node_names=("ip-10-0-1-11.ec2.internal",),
+    )
+    assert lab.LabInfo.from_json(json.loads(json.dumps(info.to_json()))) == info
+    assert state.config_text(info).endswith(f'[kubernetes]\nmode = "adopt"\nkubeconfig = "{tmp_path / "kubeconfig"}"\n')
+    boot = bootagent.node_environment(info)
+    assert boot["CLOUDROUTES_KUBERNETES_KUBECONFIG"] == str(tmp_path / "kubeconfig-vm")
+    assert "[kubernetes]" not in state.config_text(dataclasses.replace(info, kubernetes=""))
+
+
 def test_an_old_state_file_is_an_aws_lab() -> None:
     data = {
         "state_dir": "/x",

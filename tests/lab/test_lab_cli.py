@@ -203,3 +203,52 @@ def test_on_gce_the_fabric_follows_the_routes_and_can_ip_forward(lab_host: None,
     finally:
         cloudroutes("lab", "down", env=env, check_rc=None)
     assert_no_lab_left(state_dir)
+
+
+def bridge_address(namespace: str) -> str:
+    shown = subprocess.run(
+        ["ip", "-n", namespace, "-j", "addr", "show", "dev", "cbr0"], capture_output=True, text=True, check=True
+    )
+    return next(
+        f"{a['local']}/{a['prefixlen']}"
+        for link in json.loads(shown.stdout)
+        for a in link["addr_info"]
+        if a["family"] == "inet"
+    )
+
+
+def test_with_kubernetes_in_adopt_mode_the_vms_boot_from_their_nodes_pod_cidrs(lab_host: None, tmp_path: Path) -> None:
+    """kube-controller-manager's podCIDRs on the Node objects (the embedded API registers each VM's Node
+    with one, 10.244.100.0/24 up): each VM's boot runs `node-cidr --from kubernetes` through the relay
+    and sets up cbr0 from its Node, before cloudroutes ever ran; `apply` in adopt mode then routes them."""
+    state_dir = tmp_path / "lab"
+    env = {**os.environ, "CLOUDROUTES_LAB_DIR": str(state_dir)}
+    try:
+        exports = cloudroutes("lab", "up", "--nodes", "2", "--kubernetes", "adopt", env=env).stdout
+        env |= dict(item.split("=", 1) for item in exports.removeprefix("export ").split())
+        info = json.loads((state_dir / "state.json").read_text())
+        assert info["kubernetes"] == "adopt" and len(info["node_names"]) == 2
+        assert 'mode = "adopt"' in Path(env["CLOUDROUTES_CONFIG"]).read_text()
+
+        # Before any apply: no route, so nothing crosses VMs, but each VM has booted from its Node.
+        before = verify(env, want=3)
+        local = [c for c in before["checks"] if c["source"].split("-")[0] == c["destination"].split("-")[0]]
+        assert local and all(c["ok"] for c in local), "pods on one VM reach each other over its cbr0"
+        assert all(c["source"].split("-")[0] != c["destination"].split("-")[0] for c in before["checks"] if not c["ok"])
+        assert [bridge_address(vm["namespace"]) for vm in info["vms"]] == ["10.244.100.1/24", "10.244.101.1/24"]
+        # The tag or label was never written: the subnet came from the Node, not the cloud.
+        tags = boto3.client(
+            "ec2",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            region_name=env["AWS_DEFAULT_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        ).describe_tags(Filters=[{"Name": "key", "Values": ["cloudroutes.io/pod-cidr"]}])["Tags"]
+        assert tags == []
+
+        cloudroutes("apply", "--yes", env=env)
+        after = verify(env, want=0)
+        assert failing(after) == set() and vms_judged(after) == {"vm1", "vm2"}
+    finally:
+        cloudroutes("lab", "down", env=env, check_rc=None)
+    assert_no_lab_left(state_dir)

@@ -45,11 +45,17 @@ class KubeSim(loopback.Served, loopback.LoggedCalls[Call]):
         return serve(Dispatcher(self._store, self._faults, self._calls, self._token), self._host, self._port)
 
     def write_kubeconfig(
-        self, path: str | os.PathLike[str], *, context: str = DEFAULT_CONTEXT, token: str | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        context: str = DEFAULT_CONTEXT,
+        token: str | None = None,
+        server: str | None = None,
     ) -> str:
         """A kubeconfig whose current context reaches this emulator; `token` overrides the right one
-        (a test of a rejected credential). Returns the path written."""
-        return kubeconfig.write(path, server=self.endpoint, token=token or self._token, context=context)
+        (a test of a rejected credential), `server` the endpoint (a relay to it, as the lab's VMs reach
+        it). Returns the path written."""
+        return kubeconfig.write(path, server=server or self.endpoint, token=token or self._token, context=context)
 
     # --- seeding ----------------------------------------------------------------------------------
 

@@ -20,12 +20,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=lab.DEFAULT_STATE_DIR)
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--provider", choices=("aws", "gce"), default="aws")
+    parser.add_argument("--kubernetes", choices=("", "publish", "adopt"), default="")
     parser.add_argument("--output", choices=("text", "json"), default="text")
     parser.add_argument("--settle", type=lab.parse_seconds, default=lab.DEFAULT_SETTLE_S, help="verify: wait bound")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            print(lab.up(nodes=args.nodes, state_dir=args.state_dir, provider=args.provider).exports())
+            print(
+                lab.up(
+                    nodes=args.nodes, state_dir=args.state_dir, provider=args.provider, kubernetes=args.kubernetes
+                ).exports()
+            )
         elif args.command == "down":
             for item in lab.down(args.state_dir):
                 print(f"removed {item}", file=sys.stderr)

@@ -2,8 +2,10 @@
 
 It runs the product's own command inside the VM's namespace, exactly as a node would at boot:
 `cloudroutes node-cidr --instance-id ID` (on GCE `--provider gce --instance-id zone/name`) against
-the cloud at the metadata address. Exit 0 with a subnet on stdout means "configure the bridge and
-the containers"; exit 3 means "not assigned yet", and the next round asks again.
+the cloud at the metadata address. A lab up with `--kubernetes` runs `node-cidr --from kubernetes
+--node-name NODE` instead: the VM reads its Node's spec.podCIDRs from the embedded Kubernetes API,
+which it reaches through a relay at the metadata address too. Exit 0 with a subnet on stdout means
+"configure the bridge and the containers"; exit 3 means "not assigned yet", and the next round asks again.
 """
 
 from __future__ import annotations
@@ -26,18 +28,30 @@ from cloudroutes.sim.lab.state import LabInfo
 
 log = logging.getLogger(__name__)
 
-# Placeholders: {python} is this interpreter, {instance_id} the VM's instance.
+# Placeholders: {python} is this interpreter, {instance_id} the VM's instance, {node_name} its Node.
 DEFAULT_NODE_CIDR_ARGV = ("{python}", "-m", "cloudroutes", "node-cidr", "--instance-id", "{instance_id}")
 NODE_CIDR_ARGV = {
     "aws": DEFAULT_NODE_CIDR_ARGV,
     "gce": ("{python}", "-m", "cloudroutes", "node-cidr", "--provider", "gce", "--instance-id", "{instance_id}"),
 }
+KUBERNETES_NODE_CIDR_ARGV = (
+    "{python}",
+    "-m",
+    "cloudroutes",
+    "node-cidr",
+    "--from",
+    "kubernetes",
+    "--node-name",
+    "{node_name}",
+)
 NOT_ASSIGNED = 3
 COMMAND_TIMEOUT_S = 30.0
 RETRY_S = 5.0  # ask again this long after an unchanged "not assigned" (or an error)
 # On GCE each ask imports google-cloud-compute (~2 s of CPU, not boto3's ~0.3 s): three VMs asking
 # every 5 s would keep a 2-core machine busy while the lab waits. A label change still asks at once.
 RETRY_S_BY_PROVIDER = {"aws": RETRY_S, "gce": 30.0}
+# node-cidr --from kubernetes loads no cloud SDK, so it may ask as often as on AWS, whatever the cloud.
+RETRY_S_KUBERNETES = RETRY_S
 # The directory that holds the `cloudroutes` package, so `python -m cloudroutes` run from inside
 # a VM namespace finds the same code as the daemon, installed or not.
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
@@ -46,9 +60,12 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 def node_environment(info: LabInfo) -> dict[str, str]:
     """The environment of a node's boot command: the user's lab environment, but with the cloud at
     the metadata address (AWS: AWS_ENDPOINT_URL and lab credentials; GCE: CLOUDROUTES_GCE_ENDPOINT
-    and CLOUDROUTES_GCE_PROJECT)."""
+    and CLOUDROUTES_GCE_PROJECT; with Kubernetes, CLOUDROUTES_KUBERNETES_KUBECONFIG names the
+    kubeconfig that reaches the API server through the relay)."""
     env = dict(os.environ)
     env.update(info.environment(endpoint=info.metadata_endpoint))
+    if info.kubernetes:
+        env["CLOUDROUTES_KUBERNETES_KUBECONFIG"] = str(info.vm_kubeconfig_path)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
     return env
 
@@ -64,8 +81,11 @@ class BootAgent:
         argv: Sequence[str],
         env: Mapping[str, str],
         retry_s: float = RETRY_S,
+        node_names: Mapping[str, str] | None = None,
     ) -> None:
+        """`node_names`: vm name -> its Node's name, for an argv that names the Node ({node_name})."""
         self._vms = tuple(vms)
+        self._node_names = dict(node_names or {})
         self._retry_s = retry_s
         self._instance_ids = dict(instance_ids)  # vm name -> instance id
         self._argv = tuple(argv)
@@ -118,7 +138,9 @@ class BootAgent:
     def _start(self, vm: VmSpec) -> subprocess.Popen[str]:
         # str.replace, not str.format: an argv item may be a script with braces of its own.
         argv = [
-            a.replace("{python}", sys.executable).replace("{instance_id}", self._instance_ids[vm.name])
+            a.replace("{python}", sys.executable)
+            .replace("{instance_id}", self._instance_ids[vm.name])
+            .replace("{node_name}", self._node_names.get(vm.name, vm.name))
             for a in self._argv
         ]
         return subprocess.Popen(

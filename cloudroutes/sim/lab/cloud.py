@@ -47,6 +47,10 @@ class LabCloud(Protocol):
         """(instance id, ENI id or "") of each VM, in VM order."""
         ...
 
+    def node_ids(self) -> tuple[tuple[str, str], ...]:
+        """(Node name, spec.providerID) of each VM, in VM order, as its kubelet would register it."""
+        ...
+
     def stop(self) -> None: ...
 
 
@@ -92,6 +96,18 @@ class Ec2LabCloud:
 
     def vm_ids(self) -> tuple[tuple[str, str], ...]:
         return tuple(zip(self._seeded.instance_ids, self._seeded.eni_ids, strict=True))
+
+    def node_ids(self) -> tuple[tuple[str, str], ...]:
+        # A kubelet on EC2 names its Node by the instance's private DNS name (ip-10-0-1-11.ec2.internal).
+        found = self._ec2.describe_instances(InstanceIds=list(self._seeded.instance_ids))["Reservations"]
+        by_id = {i["InstanceId"]: i for r in found for i in r["Instances"]}
+        return tuple(
+            (
+                by_id[iid].get("PrivateDnsName") or iid,
+                f"aws:///{by_id[iid]['Placement']['AvailabilityZone']}/{iid}",
+            )
+            for iid in self._seeded.instance_ids
+        )
 
     def stop(self) -> None:
         self._cloud.stop()

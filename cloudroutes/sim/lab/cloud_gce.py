@@ -67,5 +67,12 @@ class ComputeLabCloud:
     def vm_ids(self) -> tuple[tuple[str, str], ...]:
         return tuple((instance_id, "") for instance_id in self._instance_ids)
 
+    def node_ids(self) -> tuple[tuple[str, str], ...]:
+        # On GCE a Node is named like its instance; the instance id here is zone/name.
+        return tuple(
+            (name, f"gce://{names.GCE_PROJECT}/{zone}/{name}")
+            for zone, name in (i.split("/", 1) for i in self._instance_ids)
+        )
+
     def stop(self) -> None:
         self._sim.stop()

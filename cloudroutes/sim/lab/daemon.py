@@ -1,8 +1,11 @@
 """The lab daemon: the cloud, the fabric that follows it, and the VMs' boot agent, in one process.
 
 Started detached by `lab up` (`python -m cloudroutes.sim.lab.daemon --state-dir D --nodes N
---provider aws|gce`), stopped by `lab down` with SIGTERM. It must outlive `lab up`, because the
-cloud lives in it: the user runs `cloudroutes apply` against it between `lab up` and `lab verify`.
+--provider aws|gce [--kubernetes publish|adopt]`), stopped by `lab down` with SIGTERM. It must
+outlive `lab up`, because the cloud lives in it: the user runs `cloudroutes apply` against it
+between `lab up` and `lab verify`. With `--kubernetes` it also holds an embedded Kubernetes API with
+a Node per VM (in adopt mode each with a podCIDR, as kube-controller-manager would assign it), which
+the VMs reach through a second relay.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cloudroutes.sim.kube.cluster import NodeRegistry
 from cloudroutes.sim.lab import bootagent, cloud, fabric, names, settle, state
 from cloudroutes.sim.lab.cloudview import CloudView
 from cloudroutes.sim.lab.fabric_kernel import KernelFabric
@@ -27,6 +31,7 @@ from cloudroutes.sim.lab.names import VmSpec
 log = logging.getLogger("cloudroutes.lab")
 
 SYNC_INTERVAL_S = 0.2  # how stale the fabric may be; two cheap cloud reads and two netlink dumps a round
+KUBE_RELAY_PORT = 6443  # the API server's usual port, at the metadata address inside the fabric
 BOOT_INTERVAL_S = 0.5  # how often the boot agent looks for a waiting VM that is due (bootagent.RETRY_S_BY_PROVIDER)
 
 
@@ -67,18 +72,26 @@ def _loop(stop: threading.Event, interval: float, what: str, step: Callable[[], 
 class LabDaemon:
     """Owns the cloud, the fabric's netlink socket and the metadata relay; runs the two loops."""
 
-    def __init__(self, state_dir: Path, nodes: int, provider: str, node_cidr_argv: Sequence[str]) -> None:
+    def __init__(
+        self, state_dir: Path, nodes: int, provider: str, node_cidr_argv: Sequence[str], kubernetes: str = ""
+    ) -> None:
         self.vms = names.vm_specs(nodes)
         self.kernel = KernelFabric()  # before any thread exists: pyroute2 forks to enter the namespace
         self.cloud = cloud.open_cloud(provider, self.vms)
         self.relay: MetadataRelay | None = None
-        self.info = _lab_info(state_dir, self.cloud, self.vms)
+        self.kube_relay: MetadataRelay | None = None
+        self.nodes: NodeRegistry | None = None
+        node_names: tuple[str, ...] = ()
+        if kubernetes:
+            self.nodes, node_names = _register_nodes(state_dir, kubernetes, self.cloud)
+        self.info = _lab_info(state_dir, self.cloud, self.vms, kubernetes, node_names)
         self.agent = bootagent.BootAgent(
             self.vms,
             {vm.name: vm.instance_id for vm in self.info.vms},
             node_cidr_argv,
             bootagent.node_environment(self.info),
-            retry_s=bootagent.RETRY_S_BY_PROVIDER[provider],
+            retry_s=bootagent.RETRY_S_KUBERNETES if kubernetes else bootagent.RETRY_S_BY_PROVIDER[provider],
+            node_names=dict(zip((vm.name for vm in self.vms), node_names, strict=False)),
         )
         self.latest: CloudView | None = None  # the sync loop's last look, shared with the boot agent
 
@@ -99,6 +112,9 @@ class LabDaemon:
     def run(self, stop: threading.Event) -> None:
         self.relay = MetadataRelay(self.cloud.endpoint)
         self.relay.start()
+        if self.nodes is not None:
+            self.kube_relay = MetadataRelay(self.nodes.kube.endpoint, port=KUBE_RELAY_PORT)
+            self.kube_relay.start()
         threading.Thread(
             target=_loop, args=(stop, BOOT_INTERVAL_S, "boot", self.boot), name="boot-agent", daemon=True
         ).start()
@@ -112,18 +128,42 @@ class LabDaemon:
         _loop(stop, SYNC_INTERVAL_S, "fabric sync", self.sync)
 
     def close(self) -> None:
-        if self.relay is not None:
-            self.relay.stop()
+        for relay in (self.relay, self.kube_relay):
+            if relay is not None:
+                relay.stop()
         self.kernel.close()
+        if self.nodes is not None:
+            self.nodes.stop()
         self.cloud.stop()
         log.info("lab daemon stopped")
 
 
-def _lab_info(state_dir: Path, lab_cloud: cloud.LabCloud, vms: Sequence[VmSpec]) -> state.LabInfo:
+def _register_nodes(state_dir: Path, mode: str, lab_cloud: cloud.LabCloud) -> tuple[NodeRegistry, tuple[str, ...]]:
+    """The embedded Kubernetes API with each VM's Node registered, as its kubelet would at boot; and
+    two kubeconfigs for it: the user's shell reaches it on loopback, a VM through the relay."""
+    registry = NodeRegistry(mode)
+    try:
+        ids = lab_cloud.node_ids()
+        for node, provider_id in ids:
+            registry.register(node, node, provider_id)
+        registry.kube.write_kubeconfig(state_dir / state.KUBECONFIG_FILE)
+        relayed = f"http://{names.METADATA}:{KUBE_RELAY_PORT}"
+        registry.kube.write_kubeconfig(state_dir / state.VM_KUBECONFIG_FILE, server=relayed)
+    except BaseException:
+        registry.stop()
+        raise
+    return registry, tuple(node for node, _ in ids)
+
+
+def _lab_info(
+    state_dir: Path, lab_cloud: cloud.LabCloud, vms: Sequence[VmSpec], kubernetes: str, node_names: Sequence[str]
+) -> state.LabInfo:
     return state.LabInfo(
         state_dir=state_dir,
         endpoint=lab_cloud.endpoint,
         daemon_pid=os.getpid(),
+        kubernetes=kubernetes,
+        node_names=tuple(node_names),
         **lab_cloud.lab_fields(),
         vms=tuple(
             state.VmInfo(
@@ -150,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="JSON list; {python} and {instance_id} are filled in [default: the provider's]",
     )
+    parser.add_argument("--kubernetes", choices=("", "publish", "adopt"), default="")
     parser.add_argument("--detach", action="store_true", help="fork; the parent exits at once")
     args = parser.parse_args(argv)
     # The pid file is there before `lab up` gets control back (with --detach the forking parent
@@ -163,8 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         state.write_atomic(args.state_dir / state.PID_FILE, f"{os.getpid()}\n")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        argv = json.loads(args.node_cidr_argv) if args.node_cidr_argv else bootagent.NODE_CIDR_ARGV[args.provider]
-        daemon = LabDaemon(args.state_dir, args.nodes, args.provider, argv)
+        default = bootagent.KUBERNETES_NODE_CIDR_ARGV if args.kubernetes else bootagent.NODE_CIDR_ARGV[args.provider]
+        argv = json.loads(args.node_cidr_argv) if args.node_cidr_argv else default
+        daemon = LabDaemon(args.state_dir, args.nodes, args.provider, argv, args.kubernetes)
     except Exception:
         log.exception("lab daemon failed to start")
         return 1

@@ -19,6 +19,7 @@ from cloudroutes.sim.lab.errors import LabError
 DAEMON_MODULE = "cloudroutes.sim.lab.daemon"
 UP_TIMEOUT_S = 60.0  # the daemon imports moto and boto3 (~1 s) or the GCE emulator, and seeds it; CI is slower
 STOP_TIMEOUT_S = 10.0
+KUBERNETES_MODES = ("publish", "adopt")
 
 
 def host_problem() -> str | None:
@@ -45,13 +46,17 @@ def up(
     provider: str = "aws",
     node_cidr_argv: Sequence[str] | None = None,
     timeout: float = UP_TIMEOUT_S,
+    kubernetes: str = "",
 ) -> state.LabInfo:
     """Build the lab around the embedded cloud of `provider` (aws or gce) and start its daemon;
     return what the user needs (LabInfo.exports()). The provider is recorded in state.json, so
-    `verify` and `down` need no flag."""
+    `verify` and `down` need no flag. `kubernetes` ("publish" or "adopt"): also an embedded
+    Kubernetes API with a Node per VM, which the VMs' boot reads its podCIDR from."""
     require_host()
     if provider not in names.PROVIDERS:
         raise LabError(f"the lab follows {' or '.join(names.PROVIDERS)}, not {provider!r}")
+    if kubernetes not in ("", *KUBERNETES_MODES):
+        raise LabError(f"the lab's Kubernetes mode is {' or '.join(KUBERNETES_MODES)}, not {kubernetes!r}")
     vms = names.vm_specs(nodes)
     state_dir = Path(state_dir).resolve()
     if (state_dir / state.STATE_FILE).exists() or _live_daemons(state_dir):
@@ -62,7 +67,8 @@ def up(
     state_dir.mkdir(parents=True, exist_ok=True)
     try:
         topology.build(vms)
-        _spawn_daemon(state_dir, nodes, provider, node_cidr_argv or bootagent.NODE_CIDR_ARGV[provider])
+        default = bootagent.KUBERNETES_NODE_CIDR_ARGV if kubernetes else bootagent.NODE_CIDR_ARGV[provider]
+        _spawn_daemon(state_dir, nodes, provider, node_cidr_argv or default, kubernetes)
         info = _wait_ready(state_dir, timeout)
         state.write_atomic(info.config_path, state.config_text(info))
         return info
@@ -71,7 +77,7 @@ def up(
         raise
 
 
-def _spawn_daemon(state_dir: Path, nodes: int, provider: str, node_cidr_argv: Sequence[str]) -> None:
+def _spawn_daemon(state_dir: Path, nodes: int, provider: str, node_cidr_argv: Sequence[str], kubernetes: str) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (bootagent.PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
     argv = [
@@ -87,6 +93,8 @@ def _spawn_daemon(state_dir: Path, nodes: int, provider: str, node_cidr_argv: Se
         provider,
         "--node-cidr-argv",
         json.dumps(list(node_cidr_argv)),
+        "--kubernetes",
+        kubernetes,
     ]
     with open(state_dir / state.LOG_FILE, "ab") as log:
         # --detach: the daemon forks and this child exits at once, so the daemon is nobody's child

@@ -6,7 +6,9 @@ Files (all in the state dir, default /run/cloudroutes-lab):
 - daemon.log: the daemon's log (fabric changes, boot agent, errors);
 - status.json: what the daemon saw and did in its latest sync round (settle.LabStatus), rewritten
   every round, for `verify` to tell whether the lab has caught up with the cloud;
-- cloudroutes.toml: a cloudroutes config for the lab's cluster and VPC (AWS) or network (GCE).
+- cloudroutes.toml: a cloudroutes config for the lab's cluster and VPC (AWS) or network (GCE);
+- kubeconfig, kubeconfig-vm: with `--kubernetes`, the embedded Kubernetes API as the user's shell
+  reaches it and as the VMs do (through the relay at the metadata address).
 """
 
 from __future__ import annotations
@@ -29,7 +31,19 @@ PID_FILE = "daemon.pid"
 LOG_FILE = "daemon.log"
 CONFIG_FILE = "cloudroutes.toml"
 STATUS_FILE = "status.json"
-OUR_FILES = (STATE_FILE, PID_FILE, LOG_FILE, CONFIG_FILE, STATUS_FILE, f"{STATE_FILE}.tmp", f"{STATUS_FILE}.tmp")
+KUBECONFIG_FILE = "kubeconfig"
+VM_KUBECONFIG_FILE = "kubeconfig-vm"
+OUR_FILES = (
+    STATE_FILE,
+    PID_FILE,
+    LOG_FILE,
+    CONFIG_FILE,
+    STATUS_FILE,
+    KUBECONFIG_FILE,
+    VM_KUBECONFIG_FILE,
+    f"{STATE_FILE}.tmp",
+    f"{STATUS_FILE}.tmp",
+)
 FORMAT_VERSION = 1
 
 
@@ -64,10 +78,22 @@ class LabInfo:
     region: str = names.REGION
     cluster: str = names.CLUSTER
     cluster_cidr: str = str(names.CLUSTER_CIDR)
+    kubernetes: str = ""
+    """"publish" or "adopt" when the lab runs an embedded Kubernetes API with a Node per VM; "" without."""
+    node_names: tuple[str, ...] = ()
+    """With `kubernetes`: each VM's Node name, in VM order."""
 
     @property
     def config_path(self) -> Path:
         return self.state_dir / CONFIG_FILE
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.state_dir / KUBECONFIG_FILE
+
+    @property
+    def vm_kubeconfig_path(self) -> Path:
+        return self.state_dir / VM_KUBECONFIG_FILE
 
     def environment(self, endpoint: str | None = None) -> dict[str, str]:
         """What a user's shell (or a subprocess) needs to run cloudroutes against the lab; `endpoint`
@@ -95,7 +121,8 @@ class LabInfo:
     def from_json(cls, data: dict[str, Any]) -> LabInfo:
         data = {k: v for k, v in data.items() if k != "version"}
         vms = tuple(VmInfo(**{**vm, "containers": tuple(vm["containers"])}) for vm in data.pop("vms"))
-        return cls(**{**data, "state_dir": Path(data["state_dir"]), "vms": vms})
+        node_names = tuple(data.pop("node_names", ()))
+        return cls(**{**data, "state_dir": Path(data["state_dir"]), "vms": vms, "node_names": node_names})
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -146,6 +173,12 @@ def config_text(info: LabInfo) -> str:
         )
     else:
         cloud = f'[aws]\nregion = "{info.region}"\nvpc_id = "{info.vpc_id}"\n'
+    kubernetes = (
+        f'\n[kubernetes]\nmode = "{info.kubernetes}"\nkubeconfig = "{info.kubeconfig_path}"\n'
+        if info.kubernetes
+        else ""
+    )
     return (
         f'provider = "{info.provider}"\n\n[cluster]\nname = "{info.cluster}"\ncidr = "{info.cluster_cidr}"\n\n{cloud}'
+        + kubernetes
     )

@@ -28,7 +28,7 @@ def node_cidr(
             "--imds",
             envvar="CLOUDROUTES_IMDS_URL",
             help="Metadata service base URL "
-            "[default: http://169.254.169.254 on AWS, http://metadata.google.internal on GCE].",
+            "\\[default: http://169.254.169.254 on AWS, http://metadata.google.internal on GCE].",
         ),
     ] = "",
     region: Annotated[str, typer.Option("--region", help="AWS region; default from the environment or metadata.")] = "",

@@ -71,3 +71,25 @@ def test_demo_with_kubernetes_tells_both_modes_and_checks_the_node_objects():
         assert story["verdict"]["every Node's NetworkUnavailable is False (RouteCreated)"]
     adopted = {s for n in modes["adopt"]["acts"][0]["nodes"] for s in n["subnets"]}
     assert all(s.startswith("10.244.1") and int(s.split(".")[2]) >= 100 for s in adopted), "the Nodes' podCIDRs"
+
+
+def test_sim_stops_on_ctrl_c_also_as_a_background_job(tmp_path):
+    """A CI script's `cloudroutes sim gce &` starts with SIGINT ignored (POSIX sh does that to
+    background jobs, and the child inherits it); Ctrl-C (SIGINT) must still stop it cleanly."""
+    sim = subprocess.Popen(
+        [*CLI, "sim", "gce", "--nodes", "1", "--port", "0", "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert sim.stdout is not None and "env" in json.loads(sim.stdout.readline())
+        sim.send_signal(signal.SIGINT)
+        assert sim.wait(timeout=10) == 0
+        assert sim.stderr is not None and "Traceback" not in sim.stderr.read()
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+            sim.wait()

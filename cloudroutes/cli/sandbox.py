@@ -108,7 +108,10 @@ def demo(
 
 def _wait_for_interrupt() -> None:
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # SIGINT too, not only Python's KeyboardInterrupt: a background job of a non-interactive shell
+    # (a CI script's `cloudroutes sim aws &`) starts with SIGINT ignored, which Python keeps.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):  # wake now and then: Ctrl-C lands between waits
             pass

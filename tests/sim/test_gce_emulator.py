@@ -739,6 +739,12 @@ def test_serve_forever_seeds_and_prints_exports() -> None:
     assert not thread.is_alive()
 
 
+def _as_a_background_job() -> None:
+    """POSIX sh starts `cmd &` with SIGINT ignored, and a child inherits that: a CI script's
+    `python -m cloudroutes.sim.gce &` must still stop on Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_module_main_runs_until_ctrl_c() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "cloudroutes.sim.gce", "--nodes", "2"],
@@ -746,6 +752,7 @@ def test_module_main_runs_until_ctrl_c() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_a_background_job,
     )
     try:
         endpoint = proc.stdout.readline().strip().removeprefix("export CLOUDROUTES_GCE_ENDPOINT=")
@@ -755,7 +762,7 @@ def test_module_main_runs_until_ctrl_c() -> None:
         ) as answer:
             assert [i["name"] for i in json.load(answer)["items"]] == ["node-1"]
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=10) == 0
         assert "Traceback" not in proc.stderr.read()
     finally:
         if proc.poll() is None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from cloudroutes.sim.gce.demo import serve_forever
 
@@ -16,7 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--op-seconds", type=float, default=0.0, help="time each operation takes to finish")
     args = parser.parse_args(argv)
     print(f"GCE emulator: project {args.project}, {args.nodes} VMs; Ctrl-C stops it.", file=sys.stderr)
-    serve_forever(args.nodes, args.port, sys.stdout, project=args.project, op_seconds=args.op_seconds)
+    stop = threading.Event()
+    # Handlers of our own, not Python's default: a background job of a non-interactive shell starts
+    # with SIGINT ignored (POSIX sh runs `cmd &` so), and Python then never raises KeyboardInterrupt.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    serve_forever(args.nodes, args.port, sys.stdout, project=args.project, op_seconds=args.op_seconds, stop=stop)
     return 0
 
 

@@ -106,30 +106,30 @@ def demo(
     guarded(body)
 
 
-def _wait_for_interrupt() -> None:
+def _stop_on_signals() -> threading.Event:
+    """An event Ctrl-C and SIGTERM set. Our own SIGINT handler, not Python's KeyboardInterrupt: a
+    background job of a non-interactive shell (a CI script's `cloudroutes sim aws &`) starts with
+    SIGINT ignored, which Python keeps. Installed before the exports are printed: a script may
+    signal as soon as it has read them."""
     stop = threading.Event()
-    # SIGINT too, not only Python's KeyboardInterrupt: a background job of a non-interactive shell
-    # (a CI script's `cloudroutes sim aws &`) starts with SIGINT ignored, which Python keeps.
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):  # wake now and then: Ctrl-C lands between waits
-            pass
-    except KeyboardInterrupt:
-        pass
+    return stop
 
 
 def _serve(exports: dict[str, str], output: Output, banner: str, stop: Callable[[], None]) -> None:
     """Print what to export (shell lines, or one JSON object), then serve until Ctrl-C or SIGTERM."""
-    if output is Output.json:
-        out.print(json.dumps({"env": exports}), markup=False, highlight=False)
-    else:
-        for key, value in exports.items():
-            out.print(f"export {key}={value}", markup=False, highlight=False)
-    sys.stdout.flush()
-    err.print(banner)
+    stopping = _stop_on_signals()
     try:
-        _wait_for_interrupt()
+        if output is Output.json:
+            out.print(json.dumps({"env": exports}), markup=False, highlight=False)
+        else:
+            for key, value in exports.items():
+                out.print(f"export {key}={value}", markup=False, highlight=False)
+        sys.stdout.flush()
+        err.print(banner)
+        while not stopping.wait(0.5):  # wake now and then: a signal lands between waits
+            pass
     finally:
         stop()
 

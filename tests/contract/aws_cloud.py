@@ -15,10 +15,11 @@ import pytest
 
 from cloudroutes.config import Config
 from cloudroutes.providers.base import Provider
+from cloudroutes.sim.chaos import Chaos
 from cloudroutes.sim.ec2 import Ec2Sim
 from cloudroutes.sim.ec2 import seed as ec2_seed
 from cloudroutes.sim.ec2.calls import MUTATING
-from cloudroutes.sim.ec2.chaos import Chaos, internal, throttled
+from cloudroutes.sim.ec2.chaos import internal, throttled
 from tests.aws import world as aws_world
 
 from .clouds import in_cluster

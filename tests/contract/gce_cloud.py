@@ -17,8 +17,8 @@ import yaml
 from cloudroutes.config import Config
 from cloudroutes.providers import gce_names as names
 from cloudroutes.providers.base import Provider
+from cloudroutes.sim.chaos import Chaos
 from cloudroutes.sim.gce import ComputeSim
-from cloudroutes.sim.gce.faults import Chaos
 from tests.gce import world as gce_world
 
 from .clouds import in_cluster

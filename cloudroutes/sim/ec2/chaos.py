@@ -1,8 +1,9 @@
 """Seeded random faults for the embedded EC2, and a tripwire on the Nth write. Thread-safe.
 
-EC2's answers under strain: RequestLimitExceeded (503) for a throttled call, read or write (its
-buckets meter Describe* calls too), InternalError (500) for a failed call, and sometimes a 500
-for a write that did land: EC2 writes are synchronous, so a lost answer is its "failed operation".
+EC2's answers to the shared Chaos profile: RequestLimitExceeded (503) for a throttled call, read
+or write (its buckets meter Describe* calls too), InternalError (500) for a server error (GetServiceQuota
+too), and for a failed operation a write that lands, then answers 500: EC2 writes are synchronous,
+so a lost answer is its "failed operation" (the caller cannot tell the write happened).
 
 Never here: the deterministic faults (latency, the token buckets, read lag: sim.py, buckets.py,
 lag.py) or HTTP.
@@ -13,24 +14,9 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from cloudroutes.sim.chaos import Chaos
 from cloudroutes.sim.ec2.errors import Ec2Error
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Chaos:
-    """Each a share of the calls it applies to (0: never)."""
-
-    seed: int = 0
-    throttle_reads: float = 0.0
-    """Reads answered RequestLimitExceeded."""
-    throttle_writes: float = 0.0
-    """Writes answered RequestLimitExceeded (nothing happens)."""
-    server_errors: float = 0.0
-    """Any call (GetServiceQuota too) answered InternalError (nothing happens)."""
-    failed_operations: float = 0.0
-    """Writes that land, then answer InternalError: the caller cannot tell they happened."""
 
 
 def throttled() -> Ec2Error:

@@ -33,6 +33,7 @@ from typing import Any
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from cloudroutes.sim.chaos import Chaos
 from cloudroutes.sim.ec2 import backend, chaos, rules
 from cloudroutes.sim.ec2.buckets import WriteBuckets
 from cloudroutes.sim.ec2.calls import MUTATING, Call, CallLog
@@ -192,8 +193,8 @@ class Ec2Sim:
     def read_lag(self) -> float:
         return self.lag.seconds
 
-    def set_chaos(self, profile: chaos.Chaos) -> None:
-        """Seeded random faults from now on (chaos.Chaos() turns them off)."""
+    def set_chaos(self, profile: Chaos) -> None:
+        """Seeded random faults from now on (Chaos() turns them off)."""
         self.faults.set(profile)
 
     def trip_after(self, writes: int, action: Callable[[], None]) -> None:

@@ -1,5 +1,9 @@
 """Failures on demand: queued one-shot faults, seeded random faults (chaos) and a fixed-rate write
-throttle. Thread-safe."""
+throttle. Thread-safe.
+
+Compute's answers to the shared Chaos profile: 403 rateLimitExceeded for a throttled read or
+write, 500 internalError for a server error, and for a failed operation a write accepted whose
+operation ends DONE with a 503 backendError (the write has no effect)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cloudroutes.sim.chaos import Chaos
 from cloudroutes.sim.gce import errors
 
 # Methods that return an operation, and so can fail inside it rather than on the HTTP call.
@@ -27,21 +32,6 @@ class Fault:
 
     def error(self) -> errors.ApiError:
         return errors.ApiError(self.http_status, self.reason, self.message)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Chaos:
-    """Seeded random faults, each a share of the calls it applies to (0: never)."""
-
-    seed: int = 0
-    throttle_reads: float = 0.0
-    """Reads answered 403 rateLimitExceeded."""
-    throttle_writes: float = 0.0
-    """Writes answered 403 rateLimitExceeded (nothing happens)."""
-    server_errors: float = 0.0
-    """Any call answered 500 internalError (nothing happens)."""
-    failed_operations: float = 0.0
-    """Writes accepted whose operation ends DONE with a 503 backendError (the write has no effect)."""
 
 
 class Faults:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from cloudroutes.sim import loopback
+from cloudroutes.sim.chaos import Chaos
 from cloudroutes.sim.gce import faults, model, seed
 from cloudroutes.sim.gce.calls import Call, CallLog
 from cloudroutes.sim.gce.permissions import Permissions
@@ -84,8 +85,8 @@ class ComputeSim(loopback.Served, loopback.LoggedCalls[Call]):
         None: every call allowed again."""
         self._permissions.grant(permissions)
 
-    def set_chaos(self, chaos: faults.Chaos) -> None:
-        """Seeded random faults from now on (faults.Chaos() turns them off)."""
+    def set_chaos(self, chaos: Chaos) -> None:
+        """Seeded random faults from now on (Chaos() turns them off)."""
         self._faults.set_chaos(chaos)
 
     def trip_after(self, writes: int, action: Callable[[], None]) -> None:
